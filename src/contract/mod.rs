@@ -1,0 +1,9 @@
+//! The contract as data and pure functions: the rule table, the schemas, the timestamp grammar.
+
+pub mod rules;
+pub mod schemas;
+pub mod timestamp;
+
+pub use rules::{Level, Rule, RULES};
+pub use schemas::{DocKind, SchemaFinding, Schemas};
+pub use timestamp::{Instant, TimestampError, parse_strict};
