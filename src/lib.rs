@@ -2,3 +2,12 @@
 //! See ARCHITECTURE.md for the flow and the code map.
 
 pub mod contract;
+pub mod reference;
+pub mod target;
+pub mod checks;
+pub mod report;
+pub mod runner;
+pub mod suite;
+pub mod app;
+pub mod cli;
+pub mod exit;

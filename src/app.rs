@@ -1,0 +1,219 @@
+//! The two commands end to end: [`run`] sets up the target, executes the suite, writes the
+//! reports and returns the exit code; [`serve`] runs the reference server.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::{RunArgs, ServeArgs};
+use crate::contract::Schemas;
+use crate::exit;
+use crate::reference::{self, Options};
+use crate::report::junit;
+use crate::runner::{self, Outcome, Run};
+use crate::target::{Api, Client};
+
+const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
+const YANDEX_OPERATION_URL: &str = "https://operation.api.cloud.yandex.net";
+
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    exit::code(exit::USAGE)
+}
+
+fn harness(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    exit::code(exit::HARNESS_ERROR)
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Checks a base URL given on the command line.
+fn parse_base_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{flag} `{text}` must be an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{flag} `{text}` must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// `accesskey-conformance run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    let started_wall = chrono::Local::now().fixed_offset();
+    let started = std::time::Instant::now();
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
+    };
+    let schemas = match &args.schemas {
+        Some(dir) => Schemas::from_dir(dir),
+        None => Schemas::embedded(),
+    };
+    let schemas = match schemas {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+
+    // The target: a URL from the user, or the embedded reference server.
+    let (base_url, operation_url, token, account, loopback, _server) = match &args.base_url {
+        Some(text) => {
+            let base = match parse_base_url("--base-url", text) {
+                Ok(u) => u,
+                Err(e) => return usage(e),
+            };
+            let operation = match &args.operation_url {
+                Some(t) => match parse_base_url("--operation-url", t) {
+                    Ok(u) => u.to_string(),
+                    Err(e) => return usage(e),
+                },
+                None if base.host_str() == Some(YANDEX_IAM_HOST) => YANDEX_OPERATION_URL.to_string(),
+                None => base.to_string(),
+            };
+            let Some(token) = args.token.clone().filter(|t| !t.trim().is_empty()) else {
+                return usage("a target URL needs an IAM token: pass --token or set YC_TOKEN");
+            };
+            let Some(account) = args.service_account_id.clone().filter(|a| !a.trim().is_empty()) else {
+                return usage("a target URL needs --service-account-id (the account whose keys the run creates and deletes)");
+            };
+            let loopback = is_loopback(&base);
+            (base.to_string(), operation, token, account, loopback, None)
+        }
+        None => {
+            let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
+            let mut options = Options::new(token.clone());
+            options.mode = args.reference_mode;
+            options.style = args.reference_style;
+            let started = rt.block_on(reference::start(SocketAddr::from(([127, 0, 0, 1], 0)), options));
+            let server = match started {
+                Ok(s) => s,
+                Err(e) => return harness(format!("cannot start the embedded reference server: {e}")),
+            };
+            let url = server.base_url();
+            let account = args
+                .service_account_id
+                .clone()
+                .unwrap_or_else(|| "ajeconformanceaccount".to_string());
+            (url.clone(), url, token, account, true, Some(server))
+        }
+    };
+    let client = match Client::new(args.timeout, loopback) {
+        Ok(c) => c,
+        Err(e) => return harness(e),
+    };
+    let api = Api::new(client, &base_url, &operation_url, token.clone());
+    let run = Arc::new(Run::new(
+        api,
+        schemas,
+        account,
+        args.operation_timeout,
+        rt.handle().clone(),
+        &token,
+    ));
+
+    if !args.test.list {
+        // One cheap request first, so an unreachable target is one clear error, not 35.
+        let probe = rt.block_on(run.api.list(&run.service_account_id, None));
+        run.count_request();
+        if let Err(e) = probe {
+            return harness(format!("the target cannot be reached: {}", run.redact(&e.to_string())));
+        }
+        eprintln!("target: {base_url} (operations: {operation_url})");
+    }
+
+    let conclusion = runner::execute(&run, &crate::suite::specs(), &args.test);
+    if args.test.list {
+        return exit::code(exit::PASSED);
+    }
+    let left = run.sweep();
+    let records = run.records();
+
+    if let Some(path) = &args.junit {
+        let info = junit::RunInfo {
+            target: base_url.clone(),
+            operation_url: operation_url.clone(),
+            started: started_wall,
+            elapsed: started.elapsed(),
+        };
+        let report = junit::build(&records, &info, &|t| run.redact(t));
+        let written = std::fs::File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| report.serialize(f).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return harness(format!("cannot write the JUnit report `{}`: {e}", path.display()));
+        }
+    }
+
+    let count = |f: &dyn Fn(&Outcome) -> bool| records.iter().filter(|r| f(&r.outcome)).count();
+    let failed = count(&|o| matches!(o, Outcome::Fail(_)));
+    let errors = count(&|o| matches!(o, Outcome::Error(_)));
+    let passed = count(&|o| matches!(o, Outcome::Pass));
+    let skipped = count(&|o| matches!(o, Outcome::Skipped(_)));
+    let (created, deleted, _) = run.ledger_counts();
+    let observations: Vec<String> = records
+        .iter()
+        .flat_map(|r| r.observations.iter().map(move |o| format!("  {}: {o}", r.name)))
+        .collect();
+    if !observations.is_empty() {
+        println!("observed behaviours:\n{}", observations.join("\n"));
+    }
+    println!(
+        "conformance: {passed} passed, {failed} failed (contract), {errors} harness errors, {skipped} skipped; {} requests; keys created {created}, deleted {deleted}, left {}; {:.2}s",
+        run.requests(),
+        left.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !left.is_empty() {
+        eprintln!("error: keys the run created are still present: {}", left.join(", "));
+    }
+    drop(conclusion);
+    if failed > 0 {
+        exit::code(exit::CONTRACT_FAILURE)
+    } else if errors > 0 || !left.is_empty() {
+        exit::code(exit::HARNESS_ERROR)
+    } else {
+        exit::code(exit::PASSED)
+    }
+}
+
+/// `accesskey-conformance serve`.
+pub fn serve(args: ServeArgs) -> ExitCode {
+    if args.token.trim().is_empty() {
+        return usage("--token must not be empty");
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
+    };
+    let mut options = Options::new(args.token);
+    options.mode = args.mode;
+    options.style = args.style;
+    options.faults = args.fault;
+    rt.block_on(async {
+        let server = match reference::start(args.listen, options).await {
+            Ok(s) => s,
+            Err(e) => return usage(format!("cannot listen on {}: {e}", args.listen)),
+        };
+        println!("listening on {}", server.base_url());
+        tokio::select! {
+            _ = server.handle => exit::code(exit::PASSED),
+            _ = tokio::signal::ctrl_c() => exit::code(exit::PASSED),
+        }
+    })
+}

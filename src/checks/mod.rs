@@ -1,0 +1,109 @@
+//! Checks: pure functions from what the target answered to [`Violation`]s. No I/O happens
+//! here; the suite decides which exchanges to make and hands them over.
+//!
+//! - [`response`]: the checks every response gets (shape, timestamps, errors, operations, X1);
+//! - [`timestamps`], [`operation`], [`update`]: one predicate per rule, used by the above and
+//!   by the trials that test one rule on purpose.
+
+pub mod operation;
+pub mod response;
+pub mod timestamps;
+pub mod update;
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::contract::rules;
+use crate::target::Exchange;
+
+/// One way the target broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: &'static str,
+    /// What went wrong, in one line.
+    pub title: String,
+    /// JSON pointer into the response body, when the problem sits at one place.
+    pub pointer: Option<String>,
+    /// What the target sent (shortened).
+    pub received: String,
+    /// What the contract asks for.
+    pub expected: String,
+    /// The request that showed it (`PATCH https://...`), and how to repeat it.
+    pub request: Option<String>,
+    pub curl: Option<String>,
+}
+
+impl Violation {
+    pub fn new(rule: &'static str, title: impl Into<String>) -> Self {
+        Violation {
+            rule,
+            title: title.into(),
+            pointer: None,
+            received: String::new(),
+            expected: String::new(),
+            request: None,
+            curl: None,
+        }
+    }
+
+    pub fn at(mut self, pointer: impl Into<String>) -> Self {
+        self.pointer = Some(pointer.into());
+        self
+    }
+
+    pub fn received(mut self, received: impl Into<String>) -> Self {
+        self.received = crate::target::snippet(&received.into());
+        self
+    }
+
+    pub fn expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = expected.into();
+        self
+    }
+
+    /// Attaches the exchange that showed the violation.
+    pub fn seen_in(mut self, exchange: &Exchange) -> Self {
+        self.request = Some(format!("{} -> {}", exchange.request_line(), exchange.status));
+        self.curl = Some(exchange.curl());
+        self
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = rules::get(self.rule);
+        write!(f, "[{} {}] {}", self.rule, rule.level, self.title)?;
+        if let Some(p) = &self.pointer {
+            write!(f, "\n    at: {p}")?;
+        }
+        if !self.received.is_empty() {
+            write!(f, "\n    received: {}", self.received)?;
+        }
+        if !self.expected.is_empty() {
+            write!(f, "\n    expected: {}", self.expected)?;
+        }
+        if let Some(r) = &self.request {
+            write!(f, "\n    request: {r}")?;
+        }
+        if let Some(c) = &self.curl {
+            write!(f, "\n    reproduce: {c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The description of an access key: absent or null is `""` (proto3 default); `None` when it is
+/// not a string (the schema check reports that).
+pub fn description_of(key: &Value) -> Option<String> {
+    match key.get("description") {
+        None | Some(Value::Null) => Some(String::new()),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => None,
+    }
+}
+
+/// A JSON value shortened for messages.
+pub fn show(value: &Value) -> String {
+    crate::target::snippet(&value.to_string())
+}

@@ -1,0 +1,193 @@
+//! The checks every response gets, whatever the trial: [`check_response`].
+
+use serde_json::Value;
+
+use super::{Violation, operation, timestamps};
+use crate::contract::{DocKind, Schemas};
+use crate::target::Exchange;
+
+/// What a response should be, as the caller knows it.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// The document kind of a successful answer.
+    pub kind: DocKind,
+    /// The key the request names (operation metadata must name it).
+    pub key_id: Option<String>,
+    /// Only Create may answer with the secret.
+    pub secret_allowed: bool,
+}
+
+impl Expect {
+    pub fn new(kind: DocKind) -> Self {
+        Expect {
+            kind,
+            key_id: None,
+            secret_allowed: false,
+        }
+    }
+
+    pub fn for_key(mut self, key_id: &str) -> Self {
+        self.key_id = Some(key_id.to_string());
+        self
+    }
+}
+
+/// HTTP status for a google.rpc.Code (E1), per the contract brief.
+pub fn http_status_for_code(code: i64) -> Option<u16> {
+    Some(match code {
+        1 => 499,
+        2 => 500,
+        3 => 400,
+        4 => 504,
+        5 => 404,
+        6 => 409,
+        7 => 403,
+        8 => 429,
+        9 => 400,
+        10 => 409,
+        11 => 400,
+        12 => 501,
+        13 => 500,
+        14 => 503,
+        15 => 500,
+        16 => 401,
+        _ => return None,
+    })
+}
+
+/// Runs every universal check on one exchange. `secrets` are the Create secrets seen so far.
+pub fn check_response(
+    exchange: &Exchange,
+    expect: &Expect,
+    schemas: &Schemas,
+    secrets: &[String],
+) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let status = exchange.status;
+    if status >= 500 {
+        found.push(
+            Violation::new("E3", format!("the target answered {status}, a server error"))
+                .received(exchange.snippet())
+                .expected("no 5xx for any request of the harness"),
+        );
+    }
+    let is_error = status >= 400;
+    if !exchange.is_success() && !is_error {
+        found.push(
+            Violation::new("E1", format!("unexpected HTTP status {status}"))
+                .received(exchange.snippet())
+                .expected("2xx with the result, or 4xx/5xx with a Status body; redirects are never followed"),
+        );
+    }
+    if !expect.secret_allowed {
+        found.extend(secret_is_absent(&exchange.body, secrets));
+    }
+    let json = match &exchange.json {
+        Ok(json) => json,
+        Err(why) => {
+            if exchange.is_success() || is_error {
+                let rule = if is_error { "E1" } else { "S1" };
+                found.push(
+                    Violation::new(rule, format!("unreadable response: {why}"))
+                        .received(exchange.snippet())
+                        .expected("a JSON object"),
+                );
+            }
+            return attach(found, exchange);
+        }
+    };
+    if is_error {
+        found.extend(error_is_a_status(status, json, schemas));
+    } else if exchange.is_success() {
+        found.extend(schema_violations(schemas, expect.kind, json));
+        found.extend(timestamps::timestamps_are_valid(json));
+        found.extend(operation_rules(expect, json));
+    }
+    attach(found, exchange)
+}
+
+fn attach(found: Vec<Violation>, exchange: &Exchange) -> Vec<Violation> {
+    found.into_iter().map(|v| v.seen_in(exchange)).collect()
+}
+
+fn schema_violations(schemas: &Schemas, kind: DocKind, json: &Value) -> Vec<Violation> {
+    schemas
+        .validate(kind, json)
+        .into_iter()
+        .map(|f| {
+            Violation::new(f.rule, format!("does not match {}: {}", kind.file(), f.message))
+                .at(f.pointer)
+                .expected(format!("schema keyword {}", f.keyword_location))
+        })
+        .collect()
+}
+
+/// E1: an error body is a Status whose code matches the HTTP status.
+pub fn error_is_a_status(http: u16, json: &Value, schemas: &Schemas) -> Vec<Violation> {
+    let mut found = schema_violations(schemas, DocKind::Status, json);
+    if let Some(code) = json.get("code").and_then(Value::as_i64) {
+        match http_status_for_code(code) {
+            Some(wanted) if wanted == http => {}
+            Some(wanted) => found.push(
+                Violation::new("E1", format!("error code {code} sent with HTTP {http}"))
+                    .at("/code")
+                    .received(format!("HTTP {http}, code {code}"))
+                    .expected(format!("HTTP {wanted} for code {code}")),
+            ),
+            None => found.push(
+                Violation::new("E1", format!("error code {code} is not a google.rpc.Code"))
+                    .at("/code")
+                    .expected("a code from 1 to 16"),
+            ),
+        }
+    }
+    found
+}
+
+/// O1-O4 (must) on operation documents, wherever they appear.
+fn operation_rules(expect: &Expect, json: &Value) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut one = |op: &Value, key_id: Option<&str>, at: &str| {
+        let mut vs: Vec<Violation> = [
+            operation::never_both_error_and_response(op),
+            operation::done_has_a_result(op),
+            operation::pending_has_no_response(op),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(key_id) = key_id {
+            vs.extend(operation::metadata_names_the_key(op, key_id));
+        }
+        found.extend(vs.into_iter().map(|mut v| {
+            v.pointer = Some(format!("{at}{}", v.pointer.take().unwrap_or_default()));
+            v
+        }));
+    };
+    match expect.kind {
+        DocKind::UpdateOperation | DocKind::DeleteOperation if json.is_object() => {
+            one(json, expect.key_id.as_deref(), "")
+        }
+        DocKind::OperationList => {
+            if let Some(items) = json.get("operations").and_then(Value::as_array) {
+                for (i, op) in items.iter().enumerate() {
+                    one(op, expect.key_id.as_deref(), &format!("/operations/{i}"));
+                }
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
+/// X1: no Create secret appears in the body, under any field name.
+pub fn secret_is_absent(body: &str, secrets: &[String]) -> Option<Violation> {
+    secrets
+        .iter()
+        .any(|s| !s.is_empty() && body.contains(s.as_str()))
+        .then(|| {
+            Violation::new("X1", "the response contains a secret returned by Create")
+                .received("[redacted]")
+                .expected("the secret only in the Create response")
+        })
+}

@@ -1,0 +1,112 @@
+//! The command line: `run` (the suite, with libtest-mimic's flags flattened in) and `serve`
+//! (the reference server on its own).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::reference::{Fault, Mode, Style};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accesskey-conformance",
+    version,
+    about = "Conformance harness for the Yandex Cloud IAM AWS-compatible access keys API (AccessKey.Update)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the conformance suite against --base-url, or against the embedded reference server.
+    Run(Box<RunArgs>),
+    /// Serve the reference implementation of the API.
+    Serve(ServeArgs),
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!("`{text}` must be more than 0 and at most 86400 seconds"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// IAM base URL of the target, e.g. https://iam.api.cloud.yandex.net. Without it the suite
+    /// runs against the embedded reference server.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Base URL of the operation service. Default: https://operation.api.cloud.yandex.net for
+    /// the Yandex IAM host, otherwise the base URL.
+    #[arg(long, value_name = "URL")]
+    pub operation_url: Option<String>,
+
+    /// IAM token for the target (never printed).
+    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Service account that owns the keys the run creates (required with --base-url).
+    #[arg(long, value_name = "ID")]
+    pub service_account_id: Option<String>,
+
+    /// Write a JUnit XML report to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Read the JSON Schemas from this directory instead of the embedded ones.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Deadline of one request, body included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub timeout: Duration,
+
+    /// How long an operation may stay unfinished before rule O7 fails, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    pub operation_timeout: Duration,
+
+    /// Embedded reference server only: when its operations finish.
+    #[arg(long, value_enum, default_value = "sync", value_name = "MODE")]
+    pub reference_mode: Mode,
+
+    /// Embedded reference server only: how it writes JSON.
+    #[arg(long, value_enum, default_value = "verbose", value_name = "STYLE")]
+    pub reference_style: Style,
+
+    #[command(flatten)]
+    pub test: libtest_mimic::Arguments,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// The bearer token the server accepts.
+    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: String,
+
+    /// When operations finish.
+    #[arg(long, value_enum, default_value = "sync")]
+    pub mode: Mode,
+
+    /// How JSON is written.
+    #[arg(long, value_enum, default_value = "verbose")]
+    pub style: Style,
+
+    /// Break one rule on purpose (for demonstrations and the project's tests).
+    #[arg(long, hide = true, value_name = "FAULT")]
+    pub fault: Vec<Fault>,
+}

@@ -1,0 +1,179 @@
+//! Test-only [`Fault`]s: each breaks exactly one rule of the contract, so the project's own tests
+//! can show that every check fails when it should.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A deliberate defect of the reference server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// S1: `createdBy` of operations is a number.
+    CreatedByNumber,
+    /// T1: timestamps use a space instead of `T`.
+    TimestampSpaceSeparator,
+    /// T2: key `createdAt` is 29 February of a common year.
+    TimestampInvalidDate,
+    /// T3: key `createdAt` is before 0001-01-01T00:00:00Z once the offset is applied.
+    TimestampOutOfRange,
+    /// T4: operation `modifiedAt` is a second before `createdAt`.
+    ModifiedBeforeCreated,
+    /// O1: a finished update operation carries an error next to its response.
+    BothErrorAndResponse,
+    /// O2: a finished operation carries neither error nor response.
+    DoneWithoutResult,
+    /// O3: an unfinished update operation already carries the response.
+    ResponseWhilePending,
+    /// O4 (must): operation metadata names another key.
+    MetadataWrongKey,
+    /// O4 (should): the metadata `@type` names the Delete message on an update.
+    MetadataWrongType,
+    /// O5 (must): the update response carries the description from before the update.
+    StaleUpdateResponse,
+    /// O5 (should): List shows the description from before the last update.
+    StaleList,
+    /// O6: operations cannot be read back at /operations/{id}.
+    OperationNotReadable,
+    /// O7: operations never finish.
+    NeverCompletes,
+    /// O8: operation descriptions are 300 characters long.
+    LongOperationDescription,
+    /// U1: descriptions are stored trimmed.
+    TrimsDescription,
+    /// U2: a masked description without a value keeps the old one.
+    IgnoresReset,
+    /// U3: without a mask, fields absent from the body are kept (merge).
+    NoMaskMerges,
+    /// U4: every update issues a new keyId.
+    UpdateChangesKeyId,
+    /// U5: the description limit counts UTF-8 bytes.
+    CountsBytes,
+    /// U6: the description is stored before the mask is validated.
+    AppliesBeforeRejecting,
+    /// U7: unknown mask paths are ignored.
+    IgnoresUnknownPaths,
+    /// U9: updating an unknown key creates it.
+    UpdateCreatesMissingKey,
+    /// U10: wrongly typed fields are coerced to strings and non-object bodies read as `{}`.
+    CoercesTypes,
+    /// E1: NOT_FOUND is sent with HTTP 400.
+    WrongHttpStatus,
+    /// E2: requests without a valid token are served.
+    SkipsAuth,
+    /// E3: List answers 500 INTERNAL.
+    ListInternalError,
+    /// X1: Get returns the key's secret.
+    SecretInGet,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 28] = [
+        Fault::CreatedByNumber,
+        Fault::TimestampSpaceSeparator,
+        Fault::TimestampInvalidDate,
+        Fault::TimestampOutOfRange,
+        Fault::ModifiedBeforeCreated,
+        Fault::BothErrorAndResponse,
+        Fault::DoneWithoutResult,
+        Fault::ResponseWhilePending,
+        Fault::MetadataWrongKey,
+        Fault::MetadataWrongType,
+        Fault::StaleUpdateResponse,
+        Fault::StaleList,
+        Fault::OperationNotReadable,
+        Fault::NeverCompletes,
+        Fault::LongOperationDescription,
+        Fault::TrimsDescription,
+        Fault::IgnoresReset,
+        Fault::NoMaskMerges,
+        Fault::UpdateChangesKeyId,
+        Fault::CountsBytes,
+        Fault::AppliesBeforeRejecting,
+        Fault::IgnoresUnknownPaths,
+        Fault::UpdateCreatesMissingKey,
+        Fault::CoercesTypes,
+        Fault::WrongHttpStatus,
+        Fault::SkipsAuth,
+        Fault::ListInternalError,
+        Fault::SecretInGet,
+    ];
+
+    /// The rule this fault breaks.
+    pub fn rule(self) -> &'static str {
+        use Fault::*;
+        match self {
+            CreatedByNumber => "S1",
+            TimestampSpaceSeparator => "T1",
+            TimestampInvalidDate => "T2",
+            TimestampOutOfRange => "T3",
+            ModifiedBeforeCreated => "T4",
+            BothErrorAndResponse => "O1",
+            DoneWithoutResult => "O2",
+            ResponseWhilePending => "O3",
+            MetadataWrongKey | MetadataWrongType => "O4",
+            StaleUpdateResponse | StaleList => "O5",
+            OperationNotReadable => "O6",
+            NeverCompletes => "O7",
+            LongOperationDescription => "O8",
+            TrimsDescription => "U1",
+            IgnoresReset => "U2",
+            NoMaskMerges => "U3",
+            UpdateChangesKeyId => "U4",
+            CountsBytes => "U5",
+            AppliesBeforeRejecting => "U6",
+            IgnoresUnknownPaths => "U7",
+            UpdateCreatesMissingKey => "U9",
+            CoercesTypes => "U10",
+            WrongHttpStatus => "E1",
+            SkipsAuth => "E2",
+            ListInternalError => "E3",
+            SecretInGet => "X1",
+        }
+    }
+
+    /// The kebab-case name used by `serve --fault`.
+    pub fn name(self) -> String {
+        let debug = format!("{self:?}");
+        let mut out = String::new();
+        for (i, c) in debug.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<String> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault `{s}`; known faults: {}", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_rules_exist() {
+        for fault in Fault::ALL {
+            assert_eq!(fault.name().parse::<Fault>(), Ok(fault));
+            assert!(crate::contract::rules::find(fault.rule()).is_some());
+        }
+        assert!("no-such".parse::<Fault>().is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! The reference server: an in-memory implementation of the access keys REST API that follows
+//! every rule of the contract, unless a test-only [`Fault`] is switched on.
+//!
+//! Routes (all behind `Authorization: Bearer <token>`):
+//!
+//! | method | path | handler |
+//! |---|---|---|
+//! | POST | `/iam/aws-compatibility/v1/accessKeys` | `key_create` |
+//! | GET | `/iam/aws-compatibility/v1/accessKeys?serviceAccountId=` | `key_list` |
+//! | GET | `/iam/aws-compatibility/v1/accessKeys/{id}` | `key_get` |
+//! | PATCH | `/iam/aws-compatibility/v1/accessKeys/{id}` | `key_update` |
+//! | DELETE | `/iam/aws-compatibility/v1/accessKeys/{id}` | `key_delete` |
+//! | GET | `/iam/aws-compatibility/v1/accessKeys/{id}/operations` | `key_operations` |
+//! | GET | `/operations/{id}` | `operation_get` |
+//!
+//! This module imports nothing from `checks` or `contract`, so a misreading of the contract
+//! cannot hide by being shared between the server and the checks.
+
+mod fault;
+mod server;
+mod store;
+
+use std::net::SocketAddr;
+
+pub use fault::Fault;
+pub use server::app;
+
+/// When operations finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Every operation is returned with `done: true`.
+    Sync,
+    /// Operations are returned with `done: false` and finish after a few reads.
+    Async,
+}
+
+/// How JSON is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// Every field, defaults included; timestamps at a +03:00 offset with nine digits.
+    Verbose,
+    /// proto3 JSON: defaults left out, `@type` in metadata and response, UTC timestamps.
+    Proto3,
+}
+
+/// How the reference server behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub token: String,
+    pub mode: Mode,
+    pub style: Style,
+    /// In asynchronous mode, how many reads of an operation it takes to finish it.
+    pub async_polls: u32,
+    pub faults: Vec<Fault>,
+}
+
+impl Options {
+    pub fn new(token: impl Into<String>) -> Self {
+        Options {
+            token: token.into(),
+            mode: Mode::Sync,
+            style: Style::Verbose,
+            async_polls: 2,
+            faults: Vec::new(),
+        }
+    }
+
+    pub fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+}
+
+/// A reference server listening on a socket.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Binds `addr` and serves the API on the current tokio runtime until the task is aborted.
+pub async fn start(addr: SocketAddr, options: Options) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let router = app(options);
+    let handle = tokio::spawn(async move {
+        // The server only stops when its task is aborted; an accept error ends it quietly.
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(Running { addr, handle })
+}

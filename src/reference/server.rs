@@ -1,0 +1,417 @@
+//! The HTTP layer of the reference server: [`app`] builds the axum router; each handler
+//! validates its request, asks the store, and renders the answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::store::{Effect, OpKind, Render, Status, Store, code, http_status};
+use super::{Fault, Mode, Options};
+
+const KEYS: &str = "/iam/aws-compatibility/v1/accessKeys";
+
+struct Shared {
+    options: Options,
+    store: Mutex<Store>,
+}
+
+type AppState = Arc<Shared>;
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A poisoned lock only means a handler panicked; the data is still usable.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn render(&self) -> Render<'_> {
+        Render {
+            options: &self.options,
+        }
+    }
+
+    fn error(&self, status: Status) -> Response {
+        let mut http = http_status(status.code);
+        if self.options.has(Fault::WrongHttpStatus) && status.code == code::NOT_FOUND {
+            http = 400;
+        }
+        json_response(http, self.render().status(&status))
+    }
+}
+
+fn json_response(http: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The router of the reference API with its state.
+pub fn app(options: Options) -> Router {
+    let state: AppState = Arc::new(Shared {
+        options,
+        store: Mutex::new(Store::default()),
+    });
+    Router::new()
+        .route(KEYS, get(key_list).post(key_create))
+        .route(
+            &format!("{KEYS}/{{id}}"),
+            get(key_get).patch(key_update).delete(key_delete),
+        )
+        .route(&format!("{KEYS}/{{id}}/operations"), get(key_operations))
+        .route("/operations/{id}", get(operation_get))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let expected = format!("Bearer {}", state.options.token);
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if presented == Some(expected.as_str()) || state.options.has(Fault::SkipsAuth) {
+        next.run(request).await
+    } else {
+        state.error(Status::new(
+            code::UNAUTHENTICATED,
+            "the request has no valid IAM token",
+        ))
+    }
+}
+
+async fn unknown_route(State(state): State<AppState>) -> Response {
+    state.error(Status::new(code::NOT_FOUND, "no such method"))
+}
+
+fn parse_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Status> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Status::new(code::INVALID_ARGUMENT, format!("the body is not valid JSON: {e}"))
+    })?;
+    match value {
+        Value::Object(m) => Ok(m),
+        _ => Err(Status::new(
+            code::INVALID_ARGUMENT,
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+/// A string field of a request: absent and null both mean "not sent".
+fn optional_string(
+    options: &Options,
+    body: &serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, Status> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) if options.has(Fault::CoercesTypes) => Ok(Some(other.to_string())),
+        Some(_) => Err(Status::new(
+            code::INVALID_ARGUMENT,
+            format!("field `{field}` must be a string"),
+        )),
+    }
+}
+
+fn description_too_long(options: &Options, description: &str) -> Option<Status> {
+    let length = if options.has(Fault::CountsBytes) {
+        description.len()
+    } else {
+        description.chars().count()
+    };
+    (length > 256).then(|| {
+        Status::new(
+            code::INVALID_ARGUMENT,
+            format!("description is {length} characters long, at most 256 are allowed"),
+        )
+    })
+}
+
+async fn key_create(State(state): State<AppState>, body: Bytes) -> Response {
+    let options = &state.options;
+    let result = (|| {
+        let body = parse_object(&body)?;
+        let account = optional_string(options, &body, "serviceAccountId")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Status::new(code::INVALID_ARGUMENT, "serviceAccountId is required"))?;
+        let description = optional_string(options, &body, "description")?.unwrap_or_default();
+        if let Some(status) = description_too_long(options, &description) {
+            return Err(status);
+        }
+        Ok(state.store().create_key(options, &account, description))
+    })();
+    match result {
+        Ok(key) => json_response(
+            200,
+            json!({"accessKey": state.render().key(&key, false), "secret": key.secret}),
+        ),
+        Err(status) => state.error(status),
+    }
+}
+
+fn not_found(id: &str) -> Status {
+    Status::new(code::NOT_FOUND, format!("access key {id} not found"))
+}
+
+async fn key_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let key = state.store().keys.get(&id).cloned();
+    match key {
+        Some(key) => {
+            let mut body = state.render().key(&key, false);
+            if state.options.has(Fault::SecretInGet) {
+                body["secret"] = json!(key.secret);
+            }
+            json_response(200, body)
+        }
+        None => state.error(not_found(&id)),
+    }
+}
+
+async fn key_list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if state.options.has(Fault::ListInternalError) {
+        return state.error(Status::new(code::INTERNAL, "internal error"));
+    }
+    let Some(account) = query.get("serviceAccountId").filter(|s| !s.is_empty()) else {
+        return state.error(Status::new(
+            code::INVALID_ARGUMENT,
+            "serviceAccountId is required",
+        ));
+    };
+    let page_size = match query.get("pageSize").map(|s| s.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) if n <= 1000 => if n == 0 { 100 } else { n },
+        Some(_) => {
+            return state.error(Status::new(
+                code::INVALID_ARGUMENT,
+                "pageSize must be a number from 0 to 1000",
+            ));
+        }
+    };
+    let after = query.get("pageToken").cloned().unwrap_or_default();
+    let store = state.store();
+    let mut matching = store
+        .keys
+        .values()
+        .filter(|k| &k.service_account_id == account && k.id > after);
+    let render = state.render();
+    let mut page = Vec::new();
+    let mut last = None;
+    for key in matching.by_ref().take(page_size) {
+        let mut shown = key.clone();
+        if state.options.has(Fault::StaleList) {
+            shown.description = key.previous_description.clone();
+        }
+        page.push(render.key(&shown, false));
+        last = Some(key.id.clone());
+    }
+    let more = matching.next().is_some();
+    let mut body = serde_json::Map::new();
+    if !page.is_empty() || render.options.style == super::Style::Verbose {
+        body.insert("accessKeys".into(), Value::Array(page));
+    }
+    match (more, last) {
+        (true, Some(last)) => {
+            body.insert("nextPageToken".into(), json!(last));
+        }
+        _ if render.options.style == super::Style::Verbose => {
+            body.insert("nextPageToken".into(), json!(""));
+        }
+        _ => {}
+    }
+    json_response(200, Value::Object(body))
+}
+
+/// The field-mask reading of the reference server: `description` is the one updatable path;
+/// no mask, `""` and `*` mean full replacement; duplicates count once; anything else is rejected.
+fn mask_names_description(options: &Options, mask: Option<&str>) -> Result<bool, Status> {
+    let Some(mask) = mask else { return Ok(true) };
+    if mask.is_empty() || mask == "*" {
+        return Ok(true);
+    }
+    let mut names_description = false;
+    for path in mask.split(',') {
+        match path {
+            "description" => names_description = true,
+            _ if options.has(Fault::IgnoresUnknownPaths) => {}
+            "" => {
+                return Err(Status::new(
+                    code::INVALID_ARGUMENT,
+                    "updateMask has an empty path",
+                ));
+            }
+            "id" | "serviceAccountId" | "createdAt" | "keyId" | "lastUsedAt" => {
+                return Err(Status::new(
+                    code::INVALID_ARGUMENT,
+                    format!("field `{path}` cannot be updated"),
+                ));
+            }
+            other => {
+                return Err(Status::new(
+                    code::INVALID_ARGUMENT,
+                    format!("updateMask names an unknown field `{other}`"),
+                ));
+            }
+        }
+    }
+    Ok(names_description)
+}
+
+/// Reads an Update body. `Err` with `http` true is answered at once; otherwise (semantic
+/// errors) the asynchronous mode reports it through the operation.
+fn read_update(
+    state: &Shared,
+    key_id: &str,
+    body: &Bytes,
+) -> Result<Option<String>, (Status, bool)> {
+    let options = &state.options;
+    let body = match parse_object(body) {
+        Ok(body) => body,
+        Err(_) if options.has(Fault::CoercesTypes) => serde_json::Map::new(),
+        Err(status) => return Err((status, true)),
+    };
+    for field in body.keys() {
+        if field != "updateMask" && field != "description" {
+            return Err((
+                Status::new(code::INVALID_ARGUMENT, format!("unknown field `{field}`")),
+                true,
+            ));
+        }
+    }
+    let mask = optional_string(options, &body, "updateMask");
+    let description = optional_string(options, &body, "description").map_err(|s| (s, true))?;
+    if options.has(Fault::AppliesBeforeRejecting) {
+        if let Some(d) = &description {
+            if description_too_long(options, d).is_none() {
+                if let Some(key) = state.store().keys.get_mut(key_id) {
+                    key.description = d.clone();
+                }
+            }
+        }
+    }
+    let mask = mask.map_err(|s| (s, true))?;
+    let names_description =
+        mask_names_description(options, mask.as_deref()).map_err(|s| (s, false))?;
+    if let Some(status) = description
+        .as_deref()
+        .and_then(|d| description_too_long(options, d))
+    {
+        return Err((status, false));
+    }
+    let current = state
+        .store()
+        .keys
+        .get(key_id)
+        .map(|k| k.description.clone())
+        .unwrap_or_default();
+    let new = match (mask.is_some(), names_description, description) {
+        (_, false, _) => current,
+        (true, true, None) if options.has(Fault::IgnoresReset) => current,
+        (false, true, None) if options.has(Fault::NoMaskMerges) => current,
+        (_, true, Some(d)) if options.has(Fault::TrimsDescription) => d.trim().to_string(),
+        (_, true, d) => d.unwrap_or_default(),
+    };
+    Ok(Some(new))
+}
+
+async fn key_update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let options = &state.options;
+    let exists = state.store().keys.contains_key(&id);
+    if !exists {
+        if options.has(Fault::UpdateCreatesMissingKey) {
+            let mut store = state.store();
+            let mut key = store.create_key(options, "ajeorphanaccount0000", String::new());
+            store.keys.remove(&key.id);
+            key.id = id.clone();
+            store.keys.insert(id.clone(), key);
+        } else {
+            return state.error(not_found(&id));
+        }
+    }
+    let effect = match read_update(&state, &id, &body) {
+        Ok(Some(description)) => Effect::SetDescription(description),
+        Ok(None) => return state.error(not_found(&id)),
+        Err((status, true)) => return state.error(status),
+        Err((status, false)) if options.mode == Mode::Sync => return state.error(status),
+        Err((status, false)) => Effect::Fail(status),
+    };
+    let op_id = state
+        .store()
+        .start_operation(options, OpKind::Update, &id, effect);
+    respond_operation(&state, &op_id)
+}
+
+async fn key_delete(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let options = &state.options;
+    if !state.store().keys.contains_key(&id) {
+        return state.error(not_found(&id));
+    }
+    let op_id = state
+        .store()
+        .start_operation(options, OpKind::Delete, &id, Effect::Delete);
+    respond_operation(&state, &op_id)
+}
+
+fn respond_operation(state: &Shared, op_id: &str) -> Response {
+    let op = state.store().operations.get(op_id).cloned();
+    match op {
+        Some(op) => json_response(200, state.render().operation(&op)),
+        None => state.error(Status::new(code::INTERNAL, "operation vanished")),
+    }
+}
+
+async fn key_operations(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let store = state.store();
+    let render = state.render();
+    let ops: Vec<Value> = store
+        .operations
+        .values()
+        .filter(|op| op.key_id == id)
+        .map(|op| render.operation(op))
+        .collect();
+    if ops.is_empty() && !store.keys.contains_key(&id) {
+        drop(store);
+        return state.error(not_found(&id));
+    }
+    json_response(200, json!({ "operations": ops }))
+}
+
+async fn operation_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _headers: HeaderMap,
+) -> Response {
+    if state.options.has(Fault::OperationNotReadable) {
+        return state.error(Status::new(
+            code::NOT_FOUND,
+            format!("operation {id} not found"),
+        ));
+    }
+    state.store().poll(&state.options, &id);
+    let op = state.store().operations.get(&id).cloned();
+    match op {
+        Some(op) => json_response(200, state.render().operation(&op)),
+        None => state.error(Status::new(
+            code::NOT_FOUND,
+            format!("operation {id} not found"),
+        )),
+    }
+}

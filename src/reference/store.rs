@@ -1,0 +1,357 @@
+//! The in-memory [`Store`] of the reference server: keys, operations, and the rendering of both
+//! in the two JSON styles. Everything here is the server's own reading of the API reference; it
+//! shares no code with the checks.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{Fault, Options, Style};
+
+const TYPE_PREFIX: &str = "type.googleapis.com/";
+const UPDATE_METADATA: &str = "yandex.cloud.iam.v1.awscompatibility.UpdateAccessKeyMetadata";
+const DELETE_METADATA: &str = "yandex.cloud.iam.v1.awscompatibility.DeleteAccessKeyMetadata";
+const ACCESS_KEY: &str = "yandex.cloud.iam.v1.awscompatibility.AccessKey";
+const EMPTY: &str = "google.protobuf.Empty";
+
+/// google.rpc.Code values the server uses.
+pub mod code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const NOT_FOUND: i32 = 5;
+    pub const INTERNAL: i32 = 13;
+    pub const UNAUTHENTICATED: i32 = 16;
+}
+
+/// HTTP status for a google.rpc.Code, per the usual gRPC-to-HTTP mapping.
+pub fn http_status(code: i32) -> u16 {
+    match code {
+        1 => 499,
+        3 | 9 | 11 => 400,
+        4 => 504,
+        5 => 404,
+        6 | 10 => 409,
+        7 => 403,
+        8 => 429,
+        12 => 501,
+        14 => 503,
+        16 => 401,
+        _ => 500,
+    }
+}
+
+/// An error as the server reports it.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Status {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Status {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub id: String,
+    pub service_account_id: String,
+    pub created_at: DateTime<Utc>,
+    pub description: String,
+    pub key_id: String,
+    pub secret: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The description before the last update (only the StaleList fault shows it).
+    pub previous_description: String,
+}
+
+/// What an operation does when it finishes.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    SetDescription(String),
+    Delete,
+    Fail(Status),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub id: String,
+    pub kind: OpKind,
+    pub key_id: String,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    pub created_by: String,
+    pub polls_left: u32,
+    pub effect: Effect,
+    /// Set once done: the key as the update left it, or the error.
+    pub result: Option<Result<Option<Key>, Status>>,
+    /// The key as it would look after the update (for the ResponseWhilePending fault).
+    pub preview: Option<Key>,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    pub keys: BTreeMap<String, Key>,
+    pub operations: BTreeMap<String, Operation>,
+    counter: u64,
+}
+
+/// A fresh id in the Yandex style: a three-letter prefix and 17 lowercase letters and digits.
+pub fn new_id(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuv0123456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut out = String::from(prefix);
+    for b in bytes.iter().take(17) {
+        out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+    }
+    out
+}
+
+impl Store {
+    pub fn create_key(&mut self, options: &Options, service_account_id: &str, description: String) -> Key {
+        let now = Utc::now();
+        // Keys carry millisecond precision, operations nanoseconds: both renderings get exercised.
+        let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let secret: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+        let key = Key {
+            id: new_id("aje"),
+            service_account_id: service_account_id.to_string(),
+            created_at,
+            previous_description: description.clone(),
+            description,
+            key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
+            secret: format!("YCM{}", &secret[..37]),
+            // In the verbose style keys look used, so lastUsedAt gets rendered and checked.
+            last_used_at: (options.style == Style::Verbose).then(|| created_at + Duration::milliseconds(250)),
+        };
+        self.keys.insert(key.id.clone(), key.clone());
+        key
+    }
+
+    /// Records a new operation; in synchronous mode it finishes at once.
+    pub fn start_operation(&mut self, options: &Options, kind: OpKind, key_id: &str, effect: Effect) -> String {
+        self.counter += 1;
+        let now = Utc::now();
+        let preview = match (&effect, self.keys.get(key_id)) {
+            (Effect::SetDescription(d), Some(k)) => Some(Key {
+                description: d.clone(),
+                ..k.clone()
+            }),
+            _ => None,
+        };
+        let op = Operation {
+            id: new_id("aje"),
+            kind,
+            key_id: key_id.to_string(),
+            created_at: now,
+            modified_at: now,
+            created_by: "ajeharnessuser00000".to_string(),
+            polls_left: match options.mode {
+                super::Mode::Sync => 0,
+                super::Mode::Async => options.async_polls.max(1),
+            },
+            effect,
+            result: None,
+            preview,
+        };
+        let id = op.id.clone();
+        self.operations.insert(id.clone(), op);
+        if options.mode == super::Mode::Sync {
+            self.finish(options, &id);
+        }
+        id
+    }
+
+    /// Counts one read of an unfinished operation and finishes it when its reads are used up.
+    pub fn poll(&mut self, options: &Options, op_id: &str) {
+        let Some(op) = self.operations.get_mut(op_id) else {
+            return;
+        };
+        if op.result.is_some() || options.has(Fault::NeverCompletes) {
+            return;
+        }
+        op.polls_left = op.polls_left.saturating_sub(1);
+        if op.polls_left == 0 {
+            self.finish(options, op_id);
+        }
+    }
+
+    fn finish(&mut self, options: &Options, op_id: &str) {
+        if options.has(Fault::NeverCompletes) {
+            return;
+        }
+        let Some(op) = self.operations.get(op_id) else {
+            return;
+        };
+        let (kind, key_id, effect) = (op.kind, op.key_id.clone(), op.effect.clone());
+        let result = match effect {
+            Effect::Fail(status) => Err(status),
+            Effect::Delete => {
+                self.keys.remove(&key_id);
+                Ok(None)
+            }
+            Effect::SetDescription(description) => match self.keys.get_mut(&key_id) {
+                Some(key) => {
+                    let before = std::mem::replace(&mut key.description, description);
+                    key.previous_description = before.clone();
+                    if options.has(Fault::UpdateChangesKeyId) {
+                        key.key_id = format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+                    }
+                    let mut shown = key.clone();
+                    if options.has(Fault::StaleUpdateResponse) {
+                        shown.description = before;
+                    }
+                    Ok(Some(shown))
+                }
+                None => Err(Status::new(code::NOT_FOUND, format!("access key {key_id} not found"))),
+            },
+        };
+        debug_assert!(kind == OpKind::Update || kind == OpKind::Delete);
+        if let Some(op) = self.operations.get_mut(op_id) {
+            op.result = Some(result);
+            op.modified_at = Utc::now();
+        }
+    }
+}
+
+/// Renders values in the configured JSON style, with the configured faults.
+pub struct Render<'a> {
+    pub options: &'a Options,
+}
+
+impl Render<'_> {
+    fn verbose(&self) -> bool {
+        self.options.style == Style::Verbose
+    }
+
+    /// Verbose style writes timestamps at +03:00 with nine digits; proto3 style in UTC with
+    /// 0, 3, 6 or 9 digits as protobuf's own printer does.
+    pub fn timestamp(&self, t: DateTime<Utc>) -> String {
+        let text = if self.verbose() {
+            let offset = FixedOffset::east_opt(3 * 3600).expect("+03:00 is a valid offset");
+            t.with_timezone(&offset).to_rfc3339_opts(SecondsFormat::Nanos, true)
+        } else {
+            t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        };
+        if self.options.has(Fault::TimestampSpaceSeparator) {
+            text.replacen('T', " ", 1)
+        } else {
+            text
+        }
+    }
+
+    pub fn key(&self, key: &Key, embedded: bool) -> Value {
+        let mut m = Map::new();
+        if embedded && !self.verbose() {
+            m.insert("@type".into(), json!(format!("{TYPE_PREFIX}{ACCESS_KEY}")));
+        }
+        m.insert("id".into(), json!(key.id));
+        m.insert("serviceAccountId".into(), json!(key.service_account_id));
+        let created = if self.options.has(Fault::TimestampInvalidDate) {
+            format!("2025-02-29T{}", &self.timestamp(key.created_at)[11..])
+        } else if self.options.has(Fault::TimestampOutOfRange) {
+            "0001-01-01T00:30:00+01:00".to_string()
+        } else {
+            self.timestamp(key.created_at)
+        };
+        m.insert("createdAt".into(), json!(created));
+        if self.verbose() || !key.description.is_empty() {
+            m.insert("description".into(), json!(key.description));
+        }
+        m.insert("keyId".into(), json!(key.key_id));
+        if let Some(t) = key.last_used_at {
+            m.insert("lastUsedAt".into(), json!(self.timestamp(t)));
+        }
+        Value::Object(m)
+    }
+
+    pub fn status(&self, status: &Status) -> Value {
+        let mut m = Map::new();
+        m.insert("code".into(), json!(status.code));
+        m.insert("message".into(), json!(status.message));
+        if self.verbose() {
+            m.insert("details".into(), json!([]));
+        }
+        Value::Object(m)
+    }
+
+    pub fn operation(&self, op: &Operation) -> Value {
+        let mut m = Map::new();
+        let done = op.result.is_some();
+        m.insert("id".into(), json!(op.id));
+        let description = match (self.options.has(Fault::LongOperationDescription), op.kind) {
+            (true, _) => "x".repeat(300),
+            (false, OpKind::Update) => "Update access key".to_string(),
+            (false, OpKind::Delete) => "Delete access key".to_string(),
+        };
+        m.insert("description".into(), json!(description));
+        m.insert("createdAt".into(), json!(self.timestamp(op.created_at)));
+        if self.options.has(Fault::CreatedByNumber) {
+            m.insert("createdBy".into(), json!(42));
+        } else {
+            m.insert("createdBy".into(), json!(op.created_by));
+        }
+        let modified = if self.options.has(Fault::ModifiedBeforeCreated) {
+            op.created_at - Duration::seconds(1)
+        } else {
+            op.modified_at
+        };
+        m.insert("modifiedAt".into(), json!(self.timestamp(modified)));
+        if self.verbose() || done {
+            m.insert("done".into(), json!(done));
+        }
+        let mut metadata = Map::new();
+        if !self.verbose() {
+            let name = match (op.kind, self.options.has(Fault::MetadataWrongType)) {
+                (OpKind::Update, false) | (OpKind::Delete, true) => UPDATE_METADATA,
+                (OpKind::Delete, false) | (OpKind::Update, true) => DELETE_METADATA,
+            };
+            metadata.insert("@type".into(), json!(format!("{TYPE_PREFIX}{name}")));
+        }
+        let key_id = if self.options.has(Fault::MetadataWrongKey) {
+            format!("{}x", op.key_id)
+        } else {
+            op.key_id.clone()
+        };
+        metadata.insert("accessKeyId".into(), json!(key_id));
+        m.insert("metadata".into(), Value::Object(metadata));
+        match &op.result {
+            None => {
+                if self.options.has(Fault::ResponseWhilePending) {
+                    if let Some(preview) = &op.preview {
+                        m.insert("response".into(), self.key(preview, true));
+                    }
+                }
+            }
+            Some(_) if self.options.has(Fault::DoneWithoutResult) => {}
+            Some(Err(status)) => {
+                m.insert("error".into(), self.status(status));
+            }
+            Some(Ok(Some(key))) => {
+                m.insert("response".into(), self.key(key, true));
+                if self.options.has(Fault::BothErrorAndResponse) {
+                    m.insert("error".into(), self.status(&Status::new(2, "unknown")));
+                }
+            }
+            Some(Ok(None)) => {
+                let empty = if self.verbose() {
+                    json!({})
+                } else {
+                    json!({"@type": format!("{TYPE_PREFIX}{EMPTY}"), "value": {}})
+                };
+                m.insert("response".into(), empty);
+            }
+        }
+        Value::Object(m)
+    }
+}

@@ -1,0 +1,275 @@
+//! [`Ctx`]: what one trial works with. Every call it makes goes through [`Ctx::call`], which
+//! runs the universal checks on the answer and keeps the violations; the helpers on top
+//! (create, read, update with polling, delete) are the vocabulary of the suite.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Run;
+use crate::checks::response::{Expect, check_response};
+use crate::checks::update::UpdateOutcome;
+use crate::checks::{Violation, operation};
+use crate::contract::DocKind;
+use crate::target::{Auth, Exchange, TransportError};
+
+/// Why a trial could not test: the harness's problem or an unusable target, not a verdict.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The state of one trial.
+pub struct Ctx {
+    pub run: Arc<Run>,
+    pub violations: Vec<Violation>,
+    pub exchanges: Vec<Exchange>,
+    /// What the target chose where the contract leaves a choice (info level).
+    pub observations: Vec<String>,
+    created: Vec<String>,
+}
+
+impl Ctx {
+    pub fn new(run: Arc<Run>) -> Self {
+        Ctx {
+            run,
+            violations: Vec::new(),
+            exchanges: Vec::new(),
+            observations: Vec::new(),
+            created: Vec::new(),
+        }
+    }
+
+    pub fn record(&mut self, violations: impl IntoIterator<Item = Violation>) {
+        self.violations.extend(violations);
+    }
+
+    pub fn observe(&mut self, text: impl Into<String>) {
+        self.observations.push(text.into());
+    }
+
+    /// Awaits one request, checks the answer, keeps the exchange.
+    pub async fn call(
+        &mut self,
+        request: impl Future<Output = Result<Exchange, TransportError>>,
+        expect: Expect,
+    ) -> Result<Exchange, HarnessError> {
+        self.run.count_request();
+        let exchange = request.await?;
+        let secrets = self.run.secrets();
+        let found = check_response(&exchange, &expect, &self.run.schemas, &secrets);
+        self.violations.extend(found);
+        self.exchanges.push(exchange.clone());
+        Ok(exchange)
+    }
+
+    /// Creates a key owned by this trial (deleted when the trial ends) and returns it.
+    pub async fn fresh_key(&mut self, description: &str) -> Result<Value, HarnessError> {
+        let run = self.run.clone();
+        let mut expect = Expect::new(DocKind::CreateResponse);
+        expect.secret_allowed = true;
+        let exchange = self
+            .call(run.api.create(&run.service_account_id, description), expect)
+            .await?;
+        let json = exchange.json.as_ref().ok();
+        let key = json.and_then(|j| j.get("accessKey")).cloned();
+        let id = key
+            .as_ref()
+            .and_then(|k| k.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(id) = &id {
+            self.run.ledger_add(id);
+            self.created.push(id.clone());
+        }
+        if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
+            self.run.add_secret(secret);
+        }
+        match (exchange.is_success(), key, id) {
+            (true, Some(key), Some(_)) => Ok(key),
+            _ => Err(HarnessError::Setup(format!(
+                "cannot create a key to test with: {} answered {}: {}",
+                exchange.request_line(),
+                exchange.status,
+                exchange.snippet()
+            ))),
+        }
+    }
+
+    /// Reads a key: `Some` when found, `None` on NOT_FOUND / PERMISSION_DENIED.
+    pub async fn read_key(&mut self, id: &str) -> Result<Option<Value>, HarnessError> {
+        let run = self.run.clone();
+        let exchange = self
+            .call(run.api.get(id, Auth::Token), Expect::new(DocKind::AccessKey))
+            .await?;
+        match (exchange.status, exchange.json) {
+            (200..=299, Ok(key)) => Ok(Some(key)),
+            (403 | 404, _) => Ok(None),
+            (status, _) => Err(HarnessError::Setup(format!(
+                "cannot read key {id}: GET answered {status}"
+            ))),
+        }
+    }
+
+    /// Reads a key that must exist.
+    pub async fn read_existing(&mut self, id: &str) -> Result<Value, HarnessError> {
+        self.read_key(id).await?.ok_or_else(|| {
+            HarnessError::Setup(format!("key {id} disappeared: Get answered NOT_FOUND"))
+        })
+    }
+
+    /// Sends an Update with a raw body, follows its operation to the end, and says how it ended.
+    pub async fn update(
+        &mut self,
+        id: &str,
+        body: Option<String>,
+        auth: Auth,
+    ) -> Result<UpdateOutcome, HarnessError> {
+        let run = self.run.clone();
+        let expect = Expect::new(DocKind::UpdateOperation).for_key(id);
+        let exchange = self
+            .call(run.api.update(id, body, auth), expect.clone())
+            .await?;
+        if !exchange.is_success() {
+            return Ok(
+                match exchange
+                    .json
+                    .as_ref()
+                    .ok()
+                    .and_then(|j| j.get("code"))
+                    .and_then(Value::as_i64)
+                {
+                    Some(code) => UpdateOutcome::Rejected { code },
+                    None => UpdateOutcome::Unreadable,
+                },
+            );
+        }
+        let Some(op) = self.finish_operation(&exchange, expect).await? else {
+            return Ok(UpdateOutcome::Unreadable);
+        };
+        Ok(match operation::result_of(&op) {
+            Some(operation::OpResult::Response(key)) => UpdateOutcome::Applied(key),
+            Some(operation::OpResult::Error { code, .. }) => UpdateOutcome::Rejected { code },
+            None => UpdateOutcome::Unreadable,
+        })
+    }
+
+    /// Deletes a key and waits for the operation; true when it is gone.
+    pub async fn delete(&mut self, id: &str) -> Result<bool, HarnessError> {
+        let run = self.run.clone();
+        let expect = Expect::new(DocKind::DeleteOperation).for_key(id);
+        let exchange = self.call(run.api.delete(id), expect.clone()).await?;
+        if !exchange.is_success() {
+            if exchange.status == 404 {
+                self.run.ledger_deleted(id);
+            }
+            return Ok(false);
+        }
+        let done = self.finish_operation(&exchange, expect).await?;
+        let deleted = matches!(
+            done.as_ref().and_then(operation::result_of),
+            Some(operation::OpResult::Response(_))
+        );
+        if deleted {
+            self.run.ledger_deleted(id);
+        }
+        Ok(deleted)
+    }
+
+    /// Polls an operation until it is done (O7); `None` when it never was or could not be read.
+    pub async fn finish_operation(
+        &mut self,
+        first: &Exchange,
+        expect: Expect,
+    ) -> Result<Option<Value>, HarnessError> {
+        let Ok(op) = &first.json else { return Ok(None) };
+        if operation::is_done(op) {
+            return Ok(Some(op.clone()));
+        }
+        let Some(op_id) = op.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(None);
+        };
+        let run = self.run.clone();
+        let started = Instant::now();
+        let mut interval = Duration::from_millis(20);
+        let mut hint = poll_hint(first);
+        let mut not_found = 0;
+        loop {
+            let wait = hint.unwrap_or(interval);
+            if started.elapsed() + wait > run.operation_timeout {
+                self.record([Violation::new(
+                    "O7",
+                    format!(
+                        "operation {op_id} was not done after {:.1} s",
+                        run.operation_timeout.as_secs_f64()
+                    ),
+                )
+                .expected("done: true within the operation timeout")
+                .seen_in(first)]);
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            interval = (interval * 2).min(Duration::from_secs(1));
+            let read = self
+                .call(run.api.get_operation(&op_id), expect.clone())
+                .await?;
+            hint = poll_hint(&read);
+            match (read.status, &read.json) {
+                (200..=299, Ok(json)) => {
+                    self.record(operation::read_back_matches(op, json));
+                    if operation::is_done(json) {
+                        return Ok(Some(json.clone()));
+                    }
+                }
+                (404, _) if not_found < 3 => not_found += 1,
+                (status, _) => {
+                    self.record([Violation::new(
+                        "O6",
+                        format!("operation {op_id} could not be read back: HTTP {status}"),
+                    )
+                    .received(read.snippet())
+                    .expected("the operation at /operations/{id}")
+                    .seen_in(&read)]);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Deletes every key this trial created and has not deleted yet.
+    pub async fn clean_up(&mut self) -> Result<(), HarnessError> {
+        let mut result = Ok(());
+        for id in std::mem::take(&mut self.created) {
+            if self.run.ledger_is_deleted(&id) {
+                continue;
+            }
+            match self.delete(&id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    result = Err(HarnessError::Setup(format!("could not delete key {id}")));
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        result
+    }
+
+    /// Records a key the target created as a side effect, so that it is deleted too.
+    pub fn adopt(&mut self, id: &str) {
+        self.run.ledger_add(id);
+        self.created.push(id.to_string());
+    }
+}
+
+/// The poll interval the target asks for with `x-operation-poll-interval` (seconds).
+fn poll_hint(exchange: &Exchange) -> Option<Duration> {
+    exchange
+        .header("x-operation-poll-interval")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(60.0)))
+}

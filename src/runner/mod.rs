@@ -1,0 +1,255 @@
+//! The runner: [`Run`] holds what every trial shares (the target, schemas, secrets, the ledger
+//! of created keys, the outcome log); [`execute`] turns suite specs into libtest-mimic trials,
+//! runs them on one tokio runtime and records an [`Outcome`] per trial.
+
+mod ctx;
+
+pub use ctx::{Ctx, HarnessError};
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::checks::Violation;
+use crate::contract::{Level, Schemas};
+use crate::target::Api;
+
+/// The future a trial body returns.
+pub type TrialFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HarnessError>> + 'a>>;
+
+/// A trial of the suite: a name, the rule it tests, its level, and its body.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    pub name: &'static str,
+    pub rule: &'static str,
+    pub level: Level,
+    pub body: for<'a> fn(&'a mut Ctx) -> TrialFuture<'a>,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Pass,
+    /// The target broke the contract.
+    Fail(Vec<Violation>),
+    /// The harness could not test (unreachable target, unusable answer to a setup step).
+    Error(String),
+    Skipped(String),
+}
+
+/// One line of the outcome log.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub name: String,
+    pub rule: &'static str,
+    pub level: Level,
+    pub outcome: Outcome,
+    pub observations: Vec<String>,
+    pub duration: Duration,
+    pub requests: usize,
+}
+
+impl Record {
+    /// The area is the first segment of the name (`update::...` → `update`).
+    pub fn area(&self) -> &str {
+        self.name.split("::").next().unwrap_or("")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the trials of one run share.
+pub struct Run {
+    pub api: Api,
+    pub schemas: Schemas,
+    pub service_account_id: String,
+    pub operation_timeout: Duration,
+    pub runtime: tokio::runtime::Handle,
+    secrets: Mutex<Vec<String>>,
+    redacted: Mutex<Vec<String>>,
+    ledger: Mutex<BTreeMap<String, bool>>,
+    requests: AtomicU64,
+    records: Mutex<Vec<Record>>,
+    /// Shared by the trials that look at the tour (see `suite::tour`).
+    pub tour: tokio::sync::OnceCell<Result<crate::suite::Tour, HarnessError>>,
+}
+
+impl Run {
+    pub fn new(
+        api: Api,
+        schemas: Schemas,
+        service_account_id: String,
+        operation_timeout: Duration,
+        runtime: tokio::runtime::Handle,
+        token: &str,
+    ) -> Self {
+        Run {
+            api,
+            schemas,
+            service_account_id,
+            operation_timeout,
+            runtime,
+            secrets: Mutex::new(Vec::new()),
+            redacted: Mutex::new(vec![token.to_string()]),
+            ledger: Mutex::new(BTreeMap::new()),
+            requests: AtomicU64::new(0),
+            records: Mutex::new(Vec::new()),
+            tour: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn add_secret(&self, secret: &str) {
+        lock(&self.secrets).push(secret.to_string());
+        lock(&self.redacted).push(secret.to_string());
+    }
+
+    pub fn secrets(&self) -> Vec<String> {
+        lock(&self.secrets).clone()
+    }
+
+    /// Replaces every secret the run knows (token, Create secrets) with `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in lock(&self.redacted).iter().filter(|s| s.len() >= 4) {
+            out = out.replace(secret.as_str(), "[redacted]");
+        }
+        out
+    }
+
+    pub fn ledger_add(&self, id: &str) {
+        lock(&self.ledger).entry(id.to_string()).or_insert(false);
+    }
+
+    pub fn ledger_deleted(&self, id: &str) {
+        if let Some(deleted) = lock(&self.ledger).get_mut(id) {
+            *deleted = true;
+        }
+    }
+
+    pub fn ledger_is_deleted(&self, id: &str) -> bool {
+        lock(&self.ledger).get(id).copied().unwrap_or(false)
+    }
+
+    /// (created, deleted, still present).
+    pub fn ledger_counts(&self) -> (usize, usize, Vec<String>) {
+        let ledger = lock(&self.ledger);
+        let left: Vec<String> = ledger
+            .iter()
+            .filter(|(_, d)| !**d)
+            .map(|(id, _)| id.clone())
+            .collect();
+        (ledger.len(), ledger.len() - left.len(), left)
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        let mut records = lock(&self.records).clone();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        records
+    }
+
+    fn push(&self, record: Record) {
+        lock(&self.records).push(record);
+    }
+
+    /// Deletes what the trials left behind; returns the ids still present afterwards.
+    pub fn sweep(self: &Arc<Self>) -> Vec<String> {
+        let (_, _, left) = self.ledger_counts();
+        if left.is_empty() {
+            return left;
+        }
+        let mut ctx = Ctx::new(self.clone());
+        self.runtime.block_on(async {
+            for id in &left {
+                let _ = ctx.delete(id).await;
+            }
+        });
+        self.ledger_counts().2
+    }
+}
+
+/// Runs one trial body with its own context, then cleans up, and classifies the result.
+async fn run_spec(run: Arc<Run>, spec: Spec) -> (Outcome, Vec<String>, usize) {
+    let mut ctx = Ctx::new(run);
+    let result = (spec.body)(&mut ctx).await;
+    let cleanup = ctx.clean_up().await;
+    let result = result.and(cleanup);
+    let outcome = match (ctx.violations.is_empty(), result) {
+        (false, _) => Outcome::Fail(std::mem::take(&mut ctx.violations)),
+        (true, Err(e)) => Outcome::Error(e.to_string()),
+        (true, Ok(())) => Outcome::Pass,
+    };
+    (outcome, ctx.observations, ctx.exchanges.len())
+}
+
+/// The text libtest-mimic prints for a failed or errored trial.
+pub fn failure_text(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Fail(violations) => {
+            let mut text = format!("{} contract violation(s):", violations.len());
+            for v in violations {
+                text.push_str(&format!("\n  {v}"));
+            }
+            Some(text)
+        }
+        Outcome::Error(e) => Some(format!("harness error (could not test): {e}")),
+        _ => None,
+    }
+}
+
+/// Builds the trials, runs them with libtest-mimic's arguments, and records every outcome
+/// (skipped ones included) in `run`.
+pub fn execute(run: &Arc<Run>, specs: &[Spec], args: &Arguments) -> libtest_mimic::Conclusion {
+    let mut trials = Vec::new();
+    for spec in specs {
+        let shared = run.clone();
+        let spec = *spec;
+        let trial = Trial::test(spec.name, move || {
+            let run = shared;
+            let started = Instant::now();
+            let (outcome, observations, requests) =
+                run.runtime.block_on(run_spec(run.clone(), spec));
+            let message = failure_text(&outcome).map(|t| run.redact(&t));
+            run.push(Record {
+                name: spec.name.to_string(),
+                rule: spec.rule,
+                level: spec.level,
+                outcome,
+                observations,
+                duration: started.elapsed(),
+                requests,
+            });
+            match message {
+                Some(m) => Err(Failed::from(m)),
+                None => Ok(()),
+            }
+        })
+        .with_kind(spec.level.as_str());
+        if args.is_filtered_out(&trial) || args.is_ignored(&trial) {
+            run.push(Record {
+                name: spec.name.to_string(),
+                rule: spec.rule,
+                level: spec.level,
+                outcome: Outcome::Skipped("filtered out".into()),
+                observations: Vec::new(),
+                duration: Duration::ZERO,
+                requests: 0,
+            });
+        }
+        trials.push(trial);
+    }
+    libtest_mimic::run(args, trials)
+}

@@ -1,0 +1,86 @@
+//! The suite: every trial as a [`Spec`], named `area::rule_situation`.
+//!
+//! - [`tour`]: one shared walk through every method; the trials of the per-response rules
+//!   (S1, T1-T4, O1-O4, O6, O8, E1, E3, X1) each report their own rule's findings from it;
+//! - [`update`]: one key per trial, one Update situation each (U1-U10, O5, O7);
+//! - [`auth`]: missing and invalid tokens (E2).
+
+mod auth;
+pub mod tour;
+mod update;
+
+pub use tour::Tour;
+
+use crate::contract::{Level, rules};
+use crate::runner::Spec;
+
+/// Declares a spec whose level is the rule's own.
+macro_rules! spec {
+    ($name:literal, $rule:literal, $body:path) => {
+        $crate::runner::Spec {
+            name: $name,
+            rule: $rule,
+            level: $crate::contract::rules::get($rule).level,
+            body: |ctx| Box::pin($body(ctx)),
+        }
+    };
+    ($name:literal, $rule:literal, $level:expr, $body:path) => {
+        $crate::runner::Spec {
+            name: $name,
+            rule: $rule,
+            level: $level,
+            body: |ctx| Box::pin($body(ctx)),
+        }
+    };
+}
+pub(crate) use spec;
+
+/// Every trial, sorted by name.
+pub fn specs() -> Vec<Spec> {
+    let mut all = Vec::new();
+    all.extend(tour::specs());
+    all.extend(update::specs());
+    all.extend(auth::specs());
+    all.sort_by_key(|s| s.name);
+    all
+}
+
+/// Rules with at least one trial of their own.
+pub fn covered_rules() -> Vec<&'static str> {
+    let specs = specs();
+    rules::RULES
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| specs.iter().any(|s| s.rule == *id))
+        .collect()
+}
+
+#[allow(dead_code)]
+fn level_of(rule: &str) -> Level {
+    rules::get(rule).level
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_rules_known() {
+        let specs = specs();
+        for (i, a) in specs.iter().enumerate() {
+            assert!(rules::find(a.rule).is_some(), "{}", a.name);
+            assert!(a.name.contains("::"), "{}", a.name);
+            for b in &specs[i + 1..] {
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_rule_but_u8_has_a_trial() {
+        let covered = covered_rules();
+        for rule in rules::RULES {
+            assert!(covered.contains(&rule.id), "no trial for {}", rule.id);
+        }
+    }
+}
