@@ -14,7 +14,6 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::contract::rules;
 use crate::target::Exchange;
 
 /// One way the target broke one rule.
@@ -72,8 +71,7 @@ impl Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = rules::get(self.rule);
-        write!(f, "[{} {}] {}", self.rule, rule.level, self.title)?;
+        write!(f, "[{}] {}", self.rule, self.title)?;
         if let Some(p) = &self.pointer {
             write!(f, "\n    at: {p}")?;
         }

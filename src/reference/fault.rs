@@ -33,7 +33,7 @@ pub enum Fault {
     StaleList,
     /// O6: operations cannot be read back at /operations/{id}.
     OperationNotReadable,
-    /// O7: operations never finish.
+    /// O7: update operations never finish (deletes still do, so nothing is left behind).
     NeverCompletes,
     /// O8: operation descriptions are 300 characters long.
     LongOperationDescription,

@@ -177,7 +177,7 @@ impl Store {
         let Some(op) = self.operations.get_mut(op_id) else {
             return;
         };
-        if op.result.is_some() || options.has(Fault::NeverCompletes) {
+        if op.result.is_some() || (options.has(Fault::NeverCompletes) && op.kind == OpKind::Update) {
             return;
         }
         op.polls_left = op.polls_left.saturating_sub(1);
@@ -187,12 +187,12 @@ impl Store {
     }
 
     fn finish(&mut self, options: &Options, op_id: &str) {
-        if options.has(Fault::NeverCompletes) {
-            return;
-        }
         let Some(op) = self.operations.get(op_id) else {
             return;
         };
+        if options.has(Fault::NeverCompletes) && op.kind == OpKind::Update {
+            return;
+        }
         let (kind, key_id, effect) = (op.kind, op.key_id.clone(), op.effect.clone());
         let result = match effect {
             Effect::Fail(status) => Err(status),

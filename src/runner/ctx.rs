@@ -106,10 +106,17 @@ impl Ctx {
         let exchange = self
             .call(run.api.get(id, Auth::Token), Expect::new(DocKind::AccessKey))
             .await?;
-        match (exchange.status, exchange.json) {
-            (200..=299, Ok(key)) => Ok(Some(key)),
-            (403 | 404, _) => Ok(None),
-            (status, _) => Err(HarnessError::Setup(format!(
+        // Judged by the Status code where there is one: a wrong HTTP status is E1's finding.
+        let code = exchange
+            .json
+            .as_ref()
+            .ok()
+            .and_then(|j| j.get("code"))
+            .and_then(Value::as_i64);
+        match (exchange.status, code, exchange.json) {
+            (200..=299, _, Ok(key)) => Ok(Some(key)),
+            (400.., Some(5 | 7), _) | (403 | 404, None, _) => Ok(None),
+            (status, _, _) => Err(HarnessError::Setup(format!(
                 "cannot read key {id}: GET answered {status}"
             ))),
         }
@@ -170,10 +177,14 @@ impl Ctx {
             return Ok(false);
         }
         let done = self.finish_operation(&exchange, expect).await?;
-        let deleted = matches!(
+        let mut deleted = matches!(
             done.as_ref().and_then(operation::result_of),
             Some(operation::OpResult::Response(_))
         );
+        if !deleted {
+            // The operation said nothing usable (the checks report why): ask the key itself.
+            deleted = self.read_key(id).await?.is_none();
+        }
         if deleted {
             self.run.ledger_deleted(id);
         }

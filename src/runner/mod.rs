@@ -77,7 +77,7 @@ pub struct Run {
     requests: AtomicU64,
     records: Mutex<Vec<Record>>,
     /// Shared by the trials that look at the tour (see `suite::tour`).
-    pub tour: tokio::sync::OnceCell<Result<crate::suite::Tour, HarnessError>>,
+    pub tour: tokio::sync::OnceCell<crate::suite::Tour>,
 }
 
 impl Run {

@@ -19,7 +19,8 @@ use crate::target::Auth;
 pub struct Tour {
     pub must: Vec<Violation>,
     pub should: Vec<Violation>,
-    pub requests: usize,
+    /// Why the tour could not finish, if it could not.
+    pub error: Option<HarnessError>,
 }
 
 /// The rules whose trials are views of the tour.
@@ -72,13 +73,12 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
 }
 
 /// Runs the tour with its own context and sorts its findings.
-async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Result<Tour, HarnessError> {
+async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
     let mut ctx = Ctx::new(run);
     let walked = walk(&mut ctx).await;
     let cleaned = ctx.clean_up().await;
-    walked.and(cleaned)?;
     let mut tour = Tour {
-        requests: ctx.exchanges.len(),
+        error: walked.and(cleaned).err(),
         ..Tour::default()
     };
     for v in std::mem::take(&mut ctx.violations) {
@@ -88,38 +88,47 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Result<Tour, Harn
             tour.must.push(v);
         }
     }
+    // Which method each operation id came from, so that polls are judged by the right names.
+    let mut methods = std::collections::BTreeMap::new();
+    for exchange in &ctx.exchanges {
+        let method = match exchange.method.as_str() {
+            "PATCH" => Method::Update,
+            "DELETE" => Method::Delete,
+            _ => continue,
+        };
+        if let Some(id) = exchange.json.as_ref().ok().and_then(|j| j.get("id")).and_then(Value::as_str) {
+            methods.insert(id.to_string(), method);
+        }
+    }
     for exchange in &ctx.exchanges {
         let Ok(json) = &exchange.json else { continue };
         if !exchange.is_success() {
             continue;
         }
         tour.should.extend(timestamps_are_ordered(json).into_iter().map(|v| v.seen_in(exchange)));
-        let method = match exchange.method.as_str() {
-            "DELETE" => Some(Method::Delete),
-            "PATCH" => Some(Method::Update),
-            "GET" if exchange.url.contains("/operations/") => {
-                Some(if json.pointer("/response/id").is_some() { Method::Update } else { Method::Delete })
-            }
-            _ => None,
-        };
-        if let Some(method) = method {
-            tour.should.extend(types_name_the_messages(json, method).into_iter().map(|v| v.seen_in(exchange)));
+        let op_id = json.get("id").and_then(Value::as_str).unwrap_or_default();
+        let is_operation = exchange.method != "GET" || exchange.url.contains("/operations/");
+        if let (true, Some(method)) = (is_operation, methods.get(op_id)) {
+            tour.should.extend(types_name_the_messages(json, *method).into_iter().map(|v| v.seen_in(exchange)));
         }
     }
-    Ok(tour)
+    tour
 }
 
 /// The tour's findings for one rule at one level; takes the tour first if no trial has yet.
 async fn report(ctx: &mut Ctx, rule: &'static str, level: Level) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
-    let tour = run.tour.get_or_init(|| take_tour(run.clone())).await.clone()?;
+    let tour = run.tour.get_or_init(|| take_tour(run.clone())).await;
     let pool = if level == Level::Must { &tour.must } else { &tour.should };
     ctx.record(pool.iter().filter(|v| v.rule == rule).cloned());
     if rule == "S1" {
         // Findings of rules that have no tour trial are not lost: S1's trial carries them.
         ctx.record(tour.must.iter().filter(|v| !TOUR_MUST_RULES.contains(&v.rule)).cloned());
     }
-    Ok(())
+    match &tour.error {
+        Some(e) => Err(HarnessError::Setup(format!("the tour stopped early: {e}"))),
+        None => Ok(()),
+    }
 }
 
 macro_rules! tour_trial {
