@@ -35,9 +35,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Checks a base URL given on the command line.
 fn parse_base_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
+    let url =
+        reqwest::Url::parse(text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("{flag} `{text}` must be an http:// or https:// URL with a host"));
+        return Err(format!(
+            "{flag} `{text}` must be an http:// or https:// URL with a host"
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{flag} `{text}` must not have a query or fragment"));
@@ -83,14 +86,22 @@ pub fn run(args: RunArgs) -> ExitCode {
                     Ok(u) => u.to_string(),
                     Err(e) => return usage(e),
                 },
-                None if base.host_str() == Some(YANDEX_IAM_HOST) => YANDEX_OPERATION_URL.to_string(),
+                None if base.host_str() == Some(YANDEX_IAM_HOST) => {
+                    YANDEX_OPERATION_URL.to_string()
+                }
                 None => base.to_string(),
             };
             let Some(token) = args.token.clone().filter(|t| !t.trim().is_empty()) else {
                 return usage("a target URL needs an IAM token: pass --token or set YC_TOKEN");
             };
-            let Some(account) = args.service_account_id.clone().filter(|a| !a.trim().is_empty()) else {
-                return usage("a target URL needs --service-account-id (the account whose keys the run creates and deletes)");
+            let Some(account) = args
+                .service_account_id
+                .clone()
+                .filter(|a| !a.trim().is_empty())
+            else {
+                return usage(
+                    "a target URL needs --service-account-id (the account whose keys the run creates and deletes)",
+                );
             };
             let loopback = is_loopback(&base);
             (base.to_string(), operation, token, account, loopback, None)
@@ -100,10 +111,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             let mut options = Options::new(token.clone());
             options.mode = args.reference_mode;
             options.style = args.reference_style;
-            let started = rt.block_on(reference::start(SocketAddr::from(([127, 0, 0, 1], 0)), options));
+            let started = rt.block_on(reference::start(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                options,
+            ));
             let server = match started {
                 Ok(s) => s,
-                Err(e) => return harness(format!("cannot start the embedded reference server: {e}")),
+                Err(e) => {
+                    return harness(format!("cannot start the embedded reference server: {e}"));
+                }
             };
             let url = server.base_url();
             let account = args
@@ -132,7 +148,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         let probe = rt.block_on(run.api.list(&run.service_account_id, None));
         run.count_request();
         if let Err(e) = probe {
-            return harness(format!("the target cannot be reached: {}", run.redact(&e.to_string())));
+            return harness(format!(
+                "the target cannot be reached: {}",
+                run.redact(&e.to_string())
+            ));
         }
         eprintln!("target: {base_url} (operations: {operation_url})");
     }
@@ -156,7 +175,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|f| report.serialize(f).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            return harness(format!("cannot write the JUnit report `{}`: {e}", path.display()));
+            return harness(format!(
+                "cannot write the JUnit report `{}`: {e}",
+                path.display()
+            ));
         }
     }
 
@@ -168,7 +190,11 @@ pub fn run(args: RunArgs) -> ExitCode {
     let (created, deleted, _) = run.ledger_counts();
     let observations: Vec<String> = records
         .iter()
-        .flat_map(|r| r.observations.iter().map(move |o| format!("  {}: {o}", r.name)))
+        .flat_map(|r| {
+            r.observations
+                .iter()
+                .map(move |o| format!("  {}: {o}", r.name))
+        })
         .collect();
     if !observations.is_empty() {
         println!("observed behaviours:\n{}", observations.join("\n"));
@@ -180,7 +206,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     if !left.is_empty() {
-        eprintln!("error: keys the run created are still present: {}", left.join(", "));
+        eprintln!(
+            "error: keys the run created are still present: {}",
+            left.join(", ")
+        );
     }
     drop(conclusion);
     if failed > 0 {

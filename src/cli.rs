@@ -36,7 +36,9 @@ fn seconds(text: &str) -> Result<Duration, String> {
     if value.is_finite() && value > 0.0 && value <= 86_400.0 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(format!("`{text}` must be more than 0 and at most 86400 seconds"))
+        Err(format!(
+            "`{text}` must be more than 0 and at most 86400 seconds"
+        ))
     }
 }
 

@@ -24,7 +24,10 @@ fn start_reference(mode: Mode, style: Style, faults: Vec<Fault>) -> String {
     options.style = style;
     options.faults = faults;
     let server = runtime()
-        .block_on(reference::start(SocketAddr::from(([127, 0, 0, 1], 0)), options))
+        .block_on(reference::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            options,
+        ))
         .unwrap();
     server.base_url()
 }
@@ -68,7 +71,18 @@ fn rules_in(text: &str) -> BTreeSet<String> {
 fn run_against(url: &str, extra: &[&str]) -> Verdict {
     let junit = std::env::temp_dir().join(format!("akc-{}.xml", uuid_like()));
     let junit_arg = junit.to_str().unwrap().to_string();
-    let mut args = vec!["run", "--base-url", url, "--token", TOKEN, "--service-account-id", ACCOUNT, "--junit", &junit_arg, "-q"];
+    let mut args = vec![
+        "run",
+        "--base-url",
+        url,
+        "--token",
+        TOKEN,
+        "--service-account-id",
+        ACCOUNT,
+        "--junit",
+        &junit_arg,
+        "-q",
+    ];
     args.extend_from_slice(extra);
     let out = harness(&args);
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
@@ -90,13 +104,23 @@ fn run_against(url: &str, extra: &[&str]) -> Verdict {
         for case in &suite.test_cases {
             match &case.status {
                 TestCaseStatus::Success { .. } => verdict.passed += 1,
-                TestCaseStatus::NonSuccess { kind: NonSuccessKind::Failure, description, .. } => {
-                    let text = description.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default();
-                    verdict.failed.insert(case.name.as_str().to_string(), rules_in(&text));
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Failure,
+                    description,
+                    ..
+                } => {
+                    let text = description
+                        .as_ref()
+                        .map(|d| d.as_str().to_string())
+                        .unwrap_or_default();
+                    verdict
+                        .failed
+                        .insert(case.name.as_str().to_string(), rules_in(&text));
                 }
-                TestCaseStatus::NonSuccess { kind: NonSuccessKind::Error, .. } => {
-                    verdict.errored.push(case.name.as_str().to_string())
-                }
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Error,
+                    ..
+                } => verdict.errored.push(case.name.as_str().to_string()),
                 TestCaseStatus::Skipped { .. } => {}
             }
         }
@@ -107,7 +131,11 @@ fn run_against(url: &str, extra: &[&str]) -> Verdict {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn clean_run(mode: Mode, style: Style) {
@@ -152,12 +180,30 @@ fn fault_is_caught(fault: Fault, must_fail: &[&str]) {
     let v = run_against(&url, extra);
     assert_eq!(v.code, 1, "{fault}: {v:#?}");
     let expected: BTreeSet<String> = [fault.rule().to_string()].into();
-    assert_eq!(v.rules(), expected, "{fault}: other rules reported: {:#?}", v.failed);
+    assert_eq!(
+        v.rules(),
+        expected,
+        "{fault}: other rules reported: {:#?}",
+        v.failed
+    );
     for name in must_fail {
-        assert!(v.failed.contains_key(*name), "{fault}: {name} did not fail: {:#?}", v.failed);
+        assert!(
+            v.failed.contains_key(*name),
+            "{fault}: {name} did not fail: {:#?}",
+            v.failed
+        );
     }
-    assert!(v.errored.is_empty(), "{fault}: harness errors {:?}\n{}", v.errored, v.stdout);
-    assert!(v.stdout.contains("left 0"), "{fault}: keys left behind\n{}", v.stdout);
+    assert!(
+        v.errored.is_empty(),
+        "{fault}: harness errors {:?}\n{}",
+        v.errored,
+        v.stdout
+    );
+    assert!(
+        v.stdout.contains("left 0"),
+        "{fault}: keys left behind\n{}",
+        v.stdout
+    );
     assert!(!v.stdout.contains(TOKEN) && !v.stderr.contains(TOKEN) && !v.junit.contains(TOKEN));
 }
 

@@ -63,7 +63,11 @@ impl Violation {
 
     /// Attaches the exchange that showed the violation.
     pub fn seen_in(mut self, exchange: &Exchange) -> Self {
-        self.request = Some(format!("{} -> {}", exchange.request_line(), exchange.status));
+        self.request = Some(format!(
+            "{} -> {}",
+            exchange.request_line(),
+            exchange.status
+        ));
         self.curl = Some(exchange.curl());
         self
     }

@@ -25,9 +25,12 @@ pub fn never_both_error_and_response(op: &Value) -> Option<Violation> {
 /// O2: a finished operation carries a result. (Having both is O1's finding.)
 pub fn done_has_a_result(op: &Value) -> Option<Violation> {
     (is_done(op) && !has(op, "error") && !has(op, "response")).then(|| {
-        Violation::new("O2", "the operation is done but has neither error nor response")
-            .received(show(op))
-            .expected("done: true with exactly one of error / response")
+        Violation::new(
+            "O2",
+            "the operation is done but has neither error nor response",
+        )
+        .received(show(op))
+        .expected("done: true with exactly one of error / response")
     })
 }
 
@@ -45,10 +48,13 @@ pub fn pending_has_no_response(op: &Value) -> Option<Violation> {
 pub fn metadata_names_the_key(op: &Value, key_id: &str) -> Option<Violation> {
     let named = op.pointer("/metadata/accessKeyId").and_then(Value::as_str);
     (named != Some(key_id)).then(|| {
-        Violation::new("O4", "operation metadata does not name the key of the request")
-            .at("/metadata/accessKeyId")
-            .received(named.map_or("nothing".to_string(), |s| format!("{s:?}")))
-            .expected(format!("{key_id:?}"))
+        Violation::new(
+            "O4",
+            "operation metadata does not name the key of the request",
+        )
+        .at("/metadata/accessKeyId")
+        .received(named.map_or("nothing".to_string(), |s| format!("{s:?}")))
+        .expected(format!("{key_id:?}"))
     })
 }
 
@@ -162,10 +168,17 @@ mod tests {
 
     #[test]
     fn results_are_read_from_done_operations_only() {
-        assert_eq!(result_of(&json!({"done": true, "error": {"code": 3, "message": "m"}})),
-                   Some(OpResult::Error { code: 3, message: "m".into() }));
-        assert_eq!(result_of(&json!({"done": true, "response": {"id": "k"}})),
-                   Some(OpResult::Response(json!({"id": "k"}))));
+        assert_eq!(
+            result_of(&json!({"done": true, "error": {"code": 3, "message": "m"}})),
+            Some(OpResult::Error {
+                code: 3,
+                message: "m".into()
+            })
+        );
+        assert_eq!(
+            result_of(&json!({"done": true, "response": {"id": "k"}})),
+            Some(OpResult::Response(json!({"id": "k"})))
+        );
         assert_eq!(result_of(&json!({"response": {"id": "k"}})), None);
     }
 }

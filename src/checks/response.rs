@@ -66,9 +66,12 @@ pub fn check_response(
     let status = exchange.status;
     if status >= 500 {
         found.push(
-            Violation::new("E3", format!("the target answered {status}, a server error"))
-                .received(exchange.snippet())
-                .expected("no 5xx for any request of the harness"),
+            Violation::new(
+                "E3",
+                format!("the target answered {status}, a server error"),
+            )
+            .received(exchange.snippet())
+            .expected("no 5xx for any request of the harness"),
         );
     }
     let is_error = status >= 400;
@@ -115,9 +118,12 @@ fn schema_violations(schemas: &Schemas, kind: DocKind, json: &Value) -> Vec<Viol
         .validate(kind, json)
         .into_iter()
         .map(|f| {
-            Violation::new(f.rule, format!("does not match {}: {}", kind.file(), f.message))
-                .at(f.pointer)
-                .expected(format!("schema keyword {}", f.keyword_location))
+            Violation::new(
+                f.rule,
+                format!("does not match {}: {}", kind.file(), f.message),
+            )
+            .at(f.pointer)
+            .expected(format!("schema keyword {}", f.keyword_location))
         })
         .collect()
 }

@@ -107,16 +107,27 @@ mod tests {
         let doc = json!({"createdAt": "2026-11-28T01:02:03Z",
             "response": {"createdAt": "2026-11-28 01:02:03Z", "lastUsedAt": "2026-02-30T00:00:00Z"},
             "items": [{"modifiedAt": "0000-01-01T00:00:00Z"}], "description": "createdAt"});
-        let mut rules: Vec<_> = timestamps_are_valid(&doc).iter().map(|v| (v.rule, v.pointer.clone().unwrap_or_default())).collect();
+        let mut rules: Vec<_> = timestamps_are_valid(&doc)
+            .iter()
+            .map(|v| (v.rule, v.pointer.clone().unwrap_or_default()))
+            .collect();
         rules.sort();
-        assert_eq!(rules, vec![("T1", "/response/createdAt".into()), ("T2", "/response/lastUsedAt".into()), ("T3", "/items/0/modifiedAt".into())]);
+        assert_eq!(
+            rules,
+            vec![
+                ("T1", "/response/createdAt".into()),
+                ("T2", "/response/lastUsedAt".into()),
+                ("T3", "/items/0/modifiedAt".into())
+            ]
+        );
     }
 
     #[test]
     fn order_compares_instants_not_text() {
         let ok = json!({"createdAt": "2026-11-28T10:00:00+03:00", "modifiedAt": "2026-11-28T07:00:00.5Z"});
         assert!(timestamps_are_ordered(&ok).is_empty());
-        let bad = json!({"createdAt": "2026-11-28T07:00:00Z", "modifiedAt": "2026-11-28T09:59:59+03:00"});
+        let bad =
+            json!({"createdAt": "2026-11-28T07:00:00Z", "modifiedAt": "2026-11-28T09:59:59+03:00"});
         assert_eq!(timestamps_are_ordered(&bad).len(), 1);
     }
 }

@@ -62,16 +62,23 @@ pub fn was_applied(rule: &'static str, outcome: &UpdateOutcome) -> Option<Violat
 }
 
 /// The update must have been rejected with one of `codes`.
-pub fn was_rejected(rule: &'static str, outcome: &UpdateOutcome, codes: &[i64]) -> Option<Violation> {
+pub fn was_rejected(
+    rule: &'static str,
+    outcome: &UpdateOutcome,
+    codes: &[i64],
+) -> Option<Violation> {
     match outcome {
         UpdateOutcome::Applied(_) => Some(
             Violation::new(rule, "an update that must fail was applied")
                 .expected(format!("rejection with {}", codes_text(codes))),
         ),
         UpdateOutcome::Rejected { code } if !codes.contains(code) => Some(
-            Violation::new(rule, format!("rejected with the wrong code {}", code_name(*code)))
-                .received(format!("{} ({code})", code_name(*code)))
-                .expected(format!("rejection with {}", codes_text(codes))),
+            Violation::new(
+                rule,
+                format!("rejected with the wrong code {}", code_name(*code)),
+            )
+            .received(format!("{} ({code})", code_name(*code)))
+            .expected(format!("rejection with {}", codes_text(codes))),
         ),
         _ => None,
     }
@@ -84,7 +91,10 @@ pub fn description_is(rule: &'static str, key: &Value, expected: &str) -> Option
         Violation::new(rule, "the stored description is not the expected one")
             .at("/description")
             .received(format!("{got:?} ({} characters)", got.chars().count()))
-            .expected(format!("{expected:?} ({} characters)", expected.chars().count()))
+            .expected(format!(
+                "{expected:?} ({} characters)",
+                expected.chars().count()
+            ))
     })
 }
 
@@ -120,7 +130,11 @@ pub fn immutable_fields_kept(before: &Value, after: &Value) -> Vec<Violation> {
                 .expected(show(field(before, "createdAt"))),
         );
     }
-    let used = |k: &Value| k.get("lastUsedAt").and_then(Value::as_str).and_then(|s| parse_strict(s).ok());
+    let used = |k: &Value| {
+        k.get("lastUsedAt")
+            .and_then(Value::as_str)
+            .and_then(|s| parse_strict(s).ok())
+    };
     if let (Some(b), a) = (used(before), used(after)) {
         if a.is_none_or(|a| a < b) {
             found.push(
@@ -182,10 +196,13 @@ pub fn response_matches_read(path_id: &str, response: &Value, read: &Value) -> V
 }
 
 fn mismatch(name: &str, response: &Value, read: &Value) -> Violation {
-    Violation::new("O5", format!("the update response and a later Get disagree on {name}"))
-        .at(format!("/response/{name}"))
-        .received(show(field(response, name)))
-        .expected(format!("{} (as Get returns it)", show(field(read, name))))
+    Violation::new(
+        "O5",
+        format!("the update response and a later Get disagree on {name}"),
+    )
+    .at(format!("/response/{name}"))
+    .received(show(field(response, name)))
+    .expected(format!("{} (as Get returns it)", show(field(read, name))))
 }
 
 #[cfg(test)]

@@ -4,6 +4,6 @@ pub mod rules;
 pub mod schemas;
 pub mod timestamp;
 
-pub use rules::{Level, Rule, RULES};
+pub use rules::{Level, RULES, Rule};
 pub use schemas::{DocKind, SchemaFinding, Schemas};
 pub use timestamp::{Instant, TimestampError, parse_strict};

@@ -49,33 +49,121 @@ use Level::{Info, Must, Should};
 
 /// Every rule, in the order of the contract brief.
 pub static RULES: &[Rule] = &[
-    rule("S1", Must, "every response body has the documented shape and field types"),
-    rule("T1", Must, "timestamps follow the RFC 3339 date-time grammar"),
+    rule(
+        "S1",
+        Must,
+        "every response body has the documented shape and field types",
+    ),
+    rule(
+        "T1",
+        Must,
+        "timestamps follow the RFC 3339 date-time grammar",
+    ),
     rule("T2", Must, "timestamps name a real calendar instant"),
-    rule("T3", Must, "timestamps lie within the protobuf Timestamp range in UTC"),
-    rule("T4", Should, "modifiedAt and lastUsedAt are not before createdAt"),
-    rule("O1", Must, "an operation never carries both error and response"),
+    rule(
+        "T3",
+        Must,
+        "timestamps lie within the protobuf Timestamp range in UTC",
+    ),
+    rule(
+        "T4",
+        Should,
+        "modifiedAt and lastUsedAt are not before createdAt",
+    ),
+    rule(
+        "O1",
+        Must,
+        "an operation never carries both error and response",
+    ),
     rule("O2", Must, "a finished operation carries its result"),
     rule("O3", Must, "an unfinished operation carries no response"),
-    rule("O4", Must, "operation metadata names the key of the request"),
-    rule("O5", Must, "the update response is the updated key, as later reads see it"),
-    rule("O6", Should, "the operation can be read back by id and stays done"),
-    rule("O7", Must, "an unfinished operation finishes within the timeout"),
-    rule("O8", Must, "an operation has a non-empty id and a short description"),
-    rule("U1", Must, "a masked description with a value is stored exactly"),
-    rule("U2", Must, "a masked description without a value is reset to empty"),
+    rule(
+        "O4",
+        Must,
+        "operation metadata names the key of the request",
+    ),
+    rule(
+        "O5",
+        Must,
+        "the update response is the updated key, as later reads see it",
+    ),
+    rule(
+        "O6",
+        Should,
+        "the operation can be read back by id and stays done",
+    ),
+    rule(
+        "O7",
+        Must,
+        "an unfinished operation finishes within the timeout",
+    ),
+    rule(
+        "O8",
+        Must,
+        "an operation has a non-empty id and a short description",
+    ),
+    rule(
+        "U1",
+        Must,
+        "a masked description with a value is stored exactly",
+    ),
+    rule(
+        "U2",
+        Must,
+        "a masked description without a value is reset to empty",
+    ),
     rule("U3", Must, "without a mask the update replaces every field"),
-    rule("U4", Must, "update never changes id, serviceAccountId, createdAt or keyId"),
-    rule("U5", Must, "descriptions are limited to 256 characters, not bytes"),
+    rule(
+        "U4",
+        Must,
+        "update never changes id, serviceAccountId, createdAt or keyId",
+    ),
+    rule(
+        "U5",
+        Must,
+        "descriptions are limited to 256 characters, not bytes",
+    ),
     rule("U6", Must, "a rejected update changes nothing"),
-    rule("U7", Should, "a mask path naming nothing updatable is rejected"),
-    rule("U8", Info, "unusual masks and bodies get a documented reading or a rejection"),
-    rule("U9", Must, "updating an unknown or deleted key fails and creates nothing"),
-    rule("U10", Must, "a body that is not an object or has wrongly typed fields is rejected"),
-    rule("E1", Must, "errors are Status objects whose HTTP status matches their code"),
-    rule("E2", Must, "a missing or invalid token is answered UNAUTHENTICATED"),
-    rule("E3", Must, "no request the harness sends is answered with a server error"),
-    rule("X1", Must, "no secret after Create and no undocumented access key field"),
+    rule(
+        "U7",
+        Should,
+        "a mask path naming nothing updatable is rejected",
+    ),
+    rule(
+        "U8",
+        Info,
+        "unusual masks and bodies get a documented reading or a rejection",
+    ),
+    rule(
+        "U9",
+        Must,
+        "updating an unknown or deleted key fails and creates nothing",
+    ),
+    rule(
+        "U10",
+        Must,
+        "a body that is not an object or has wrongly typed fields is rejected",
+    ),
+    rule(
+        "E1",
+        Must,
+        "errors are Status objects whose HTTP status matches their code",
+    ),
+    rule(
+        "E2",
+        Must,
+        "a missing or invalid token is answered UNAUTHENTICATED",
+    ),
+    rule(
+        "E3",
+        Must,
+        "no request the harness sends is answered with a server error",
+    ),
+    rule(
+        "X1",
+        Must,
+        "no secret after Create and no undocumented access key field",
+    ),
 ];
 
 /// Looks a rule up by id.

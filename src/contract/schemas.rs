@@ -16,16 +16,46 @@ pub const BASE_URI: &str = "https://accesskey-conformance.invalid/schemas/";
 
 /// The schema files, embedded at build time, in the order they are documented.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("access_key.schema.json", include_str!("../../schemas/access_key.schema.json")),
-    ("status.schema.json", include_str!("../../schemas/status.schema.json")),
-    ("operation.schema.json", include_str!("../../schemas/operation.schema.json")),
-    ("key_metadata.schema.json", include_str!("../../schemas/key_metadata.schema.json")),
-    ("operation_update.schema.json", include_str!("../../schemas/operation_update.schema.json")),
-    ("operation_delete.schema.json", include_str!("../../schemas/operation_delete.schema.json")),
-    ("create_response.schema.json", include_str!("../../schemas/create_response.schema.json")),
-    ("list_response.schema.json", include_str!("../../schemas/list_response.schema.json")),
-    ("operation_list.schema.json", include_str!("../../schemas/operation_list.schema.json")),
-    ("update_request.schema.json", include_str!("../../schemas/update_request.schema.json")),
+    (
+        "access_key.schema.json",
+        include_str!("../../schemas/access_key.schema.json"),
+    ),
+    (
+        "status.schema.json",
+        include_str!("../../schemas/status.schema.json"),
+    ),
+    (
+        "operation.schema.json",
+        include_str!("../../schemas/operation.schema.json"),
+    ),
+    (
+        "key_metadata.schema.json",
+        include_str!("../../schemas/key_metadata.schema.json"),
+    ),
+    (
+        "operation_update.schema.json",
+        include_str!("../../schemas/operation_update.schema.json"),
+    ),
+    (
+        "operation_delete.schema.json",
+        include_str!("../../schemas/operation_delete.schema.json"),
+    ),
+    (
+        "create_response.schema.json",
+        include_str!("../../schemas/create_response.schema.json"),
+    ),
+    (
+        "list_response.schema.json",
+        include_str!("../../schemas/list_response.schema.json"),
+    ),
+    (
+        "operation_list.schema.json",
+        include_str!("../../schemas/operation_list.schema.json"),
+    ),
+    (
+        "update_request.schema.json",
+        include_str!("../../schemas/update_request.schema.json"),
+    ),
 ];
 
 /// The kinds of JSON document the harness validates, each with its schema file.
@@ -258,7 +288,11 @@ mod tests {
     }
 
     fn rules(kind: DocKind, doc: Value) -> Vec<&'static str> {
-        let mut r: Vec<_> = schemas().validate(kind, &doc).iter().map(|f| f.rule).collect();
+        let mut r: Vec<_> = schemas()
+            .validate(kind, &doc)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
         r.dedup();
         r
     }
@@ -278,7 +312,8 @@ mod tests {
         long["description"] = json!("я".repeat(256));
         assert!(rules(DocKind::AccessKey, long).is_empty());
         let mut typed = key();
-        typed["@type"] = json!("type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.AccessKey");
+        typed["@type"] =
+            json!("type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.AccessKey");
         assert!(rules(DocKind::AccessKey, typed).is_empty());
     }
 
@@ -306,11 +341,15 @@ mod tests {
             "metadata": {"accessKeyId": "aje1"}, "response": key()});
         assert!(rules(DocKind::UpdateOperation, verbose).is_empty());
         let mut typed_key = key();
-        typed_key["@type"] = json!("type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.AccessKey");
+        typed_key["@type"] =
+            json!("type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.AccessKey");
         let proto3 = json!({"id": "op1", "metadata": {"@type": "type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.UpdateAccessKeyMetadata", "accessKeyId": "aje1"}});
         assert!(rules(DocKind::UpdateOperation, proto3).is_empty());
-        for empty in [json!({}), json!({"@type": "type.googleapis.com/google.protobuf.Empty"}),
-                      json!({"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}})] {
+        for empty in [
+            json!({}),
+            json!({"@type": "type.googleapis.com/google.protobuf.Empty"}),
+            json!({"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}}),
+        ] {
             let op = json!({"id": "op2", "done": true, "metadata": {"accessKeyId": "aje1"}, "response": empty});
             assert!(rules(DocKind::DeleteOperation, op).is_empty());
         }
@@ -320,38 +359,116 @@ mod tests {
 
     #[test]
     fn invalid_operations_are_charged_to_their_rule() {
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"done": true})), vec!["O8"]);
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": ""})), vec!["O8"]);
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": "o", "description": "x".repeat(257)})), vec!["O8"]);
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": "o", "done": "true"})), vec!["S1"]);
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": "o", "createdBy": 7})), vec!["S1"]);
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": "o", "error": {"code": "3"}})), vec!["E1"]);
+        assert_eq!(
+            rules(DocKind::UpdateOperation, json!({"done": true})),
+            vec!["O8"]
+        );
+        assert_eq!(
+            rules(DocKind::UpdateOperation, json!({"id": ""})),
+            vec!["O8"]
+        );
+        assert_eq!(
+            rules(
+                DocKind::UpdateOperation,
+                json!({"id": "o", "description": "x".repeat(257)})
+            ),
+            vec!["O8"]
+        );
+        assert_eq!(
+            rules(DocKind::UpdateOperation, json!({"id": "o", "done": "true"})),
+            vec!["S1"]
+        );
+        assert_eq!(
+            rules(DocKind::UpdateOperation, json!({"id": "o", "createdBy": 7})),
+            vec!["S1"]
+        );
+        assert_eq!(
+            rules(
+                DocKind::UpdateOperation,
+                json!({"id": "o", "error": {"code": "3"}})
+            ),
+            vec!["E1"]
+        );
         let mut leaky = key();
         leaky["secretAccessKey"] = json!("x");
-        assert_eq!(rules(DocKind::UpdateOperation, json!({"id": "o", "response": leaky})), vec!["X1"]);
-        assert_eq!(rules(DocKind::DeleteOperation, json!({"id": "o", "response": {"value": {"a": 1}}})), vec!["S1"]);
+        assert_eq!(
+            rules(
+                DocKind::UpdateOperation,
+                json!({"id": "o", "response": leaky})
+            ),
+            vec!["X1"]
+        );
+        assert_eq!(
+            rules(
+                DocKind::DeleteOperation,
+                json!({"id": "o", "response": {"value": {"a": 1}}})
+            ),
+            vec!["S1"]
+        );
     }
 
     #[test]
     fn status_and_lists() {
         assert!(rules(DocKind::Status, json!({"code": 5, "message": "not found"})).is_empty());
-        assert_eq!(rules(DocKind::Status, json!({"message": "no code"})), vec!["E1"]);
-        assert_eq!(rules(DocKind::Status, json!({"code": 5, "details": [{}]})), vec!["E1"]);
+        assert_eq!(
+            rules(DocKind::Status, json!({"message": "no code"})),
+            vec!["E1"]
+        );
+        assert_eq!(
+            rules(DocKind::Status, json!({"code": 5, "details": [{}]})),
+            vec!["E1"]
+        );
         assert!(rules(DocKind::ListResponse, json!({})).is_empty());
-        assert!(rules(DocKind::ListResponse, json!({"accessKeys": [key()], "nextPageToken": ""})).is_empty());
-        assert_eq!(rules(DocKind::ListResponse, json!({"accessKeys": {}})), vec!["S1"]);
-        assert!(rules(DocKind::CreateResponse, json!({"accessKey": key(), "secret": "s"})).is_empty());
-        assert_eq!(rules(DocKind::CreateResponse, json!({"accessKey": key()})), vec!["S1"]);
+        assert!(
+            rules(
+                DocKind::ListResponse,
+                json!({"accessKeys": [key()], "nextPageToken": ""})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            rules(DocKind::ListResponse, json!({"accessKeys": {}})),
+            vec!["S1"]
+        );
+        assert!(
+            rules(
+                DocKind::CreateResponse,
+                json!({"accessKey": key(), "secret": "s"})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            rules(DocKind::CreateResponse, json!({"accessKey": key()})),
+            vec!["S1"]
+        );
         assert!(rules(DocKind::OperationList, json!({"operations": [{"id": "o"}]})).is_empty());
     }
 
     #[test]
     fn update_request_schema() {
-        assert!(rules(DocKind::UpdateRequest, json!({"updateMask": "description", "description": "x"})).is_empty());
+        assert!(
+            rules(
+                DocKind::UpdateRequest,
+                json!({"updateMask": "description", "description": "x"})
+            )
+            .is_empty()
+        );
         assert!(rules(DocKind::UpdateRequest, json!({"description": null})).is_empty());
         assert!(rules(DocKind::UpdateRequest, json!({})).is_empty());
-        assert_eq!(rules(DocKind::UpdateRequest, json!({"description": "x".repeat(257)})), vec!["U5"]);
-        assert_eq!(rules(DocKind::UpdateRequest, json!({"updateMask": ["description"]})), vec!["U10"]);
+        assert_eq!(
+            rules(
+                DocKind::UpdateRequest,
+                json!({"description": "x".repeat(257)})
+            ),
+            vec!["U5"]
+        );
+        assert_eq!(
+            rules(
+                DocKind::UpdateRequest,
+                json!({"updateMask": ["description"]})
+            ),
+            vec!["U10"]
+        );
         assert_eq!(rules(DocKind::UpdateRequest, json!("text")), vec!["U10"]);
     }
 

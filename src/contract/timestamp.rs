@@ -295,7 +295,12 @@ mod tests {
         assert!(TABLE.len() >= 40);
         for (text, expected) in TABLE {
             let got = parse_strict(text).map(|_| ()).map_err(|e| e.rule());
-            assert_eq!(&got, expected, "timestamp {text:?}: {:?}", parse_strict(text));
+            assert_eq!(
+                &got,
+                expected,
+                "timestamp {text:?}: {:?}",
+                parse_strict(text)
+            );
         }
     }
 

@@ -97,7 +97,10 @@ async fn unknown_route(State(state): State<AppState>) -> Response {
 
 fn parse_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Status> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Status::new(code::INVALID_ARGUMENT, format!("the body is not valid JSON: {e}"))
+        Status::new(
+            code::INVALID_ARGUMENT,
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     match value {
         Value::Object(m) => Ok(m),
@@ -194,7 +197,13 @@ async fn key_list(
     };
     let page_size = match query.get("pageSize").map(|s| s.parse::<usize>()) {
         None => 100,
-        Some(Ok(n)) if n <= 1000 => if n == 0 { 100 } else { n },
+        Some(Ok(n)) if n <= 1000 => {
+            if n == 0 {
+                100
+            } else {
+                n
+            }
+        }
         Some(_) => {
             return state.error(Status::new(
                 code::INVALID_ARGUMENT,

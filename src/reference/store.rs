@@ -118,11 +118,18 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 impl Store {
-    pub fn create_key(&mut self, options: &Options, service_account_id: &str, description: String) -> Key {
+    pub fn create_key(
+        &mut self,
+        options: &Options,
+        service_account_id: &str,
+        description: String,
+    ) -> Key {
         let now = Utc::now();
         // Keys carry millisecond precision, operations nanoseconds: both renderings get exercised.
         let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-        let secret: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+        let secret: String = (0..2)
+            .map(|_| uuid::Uuid::new_v4().simple().to_string())
+            .collect();
         let key = Key {
             id: new_id("aje"),
             service_account_id: service_account_id.to_string(),
@@ -132,14 +139,21 @@ impl Store {
             key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
             secret: format!("YCM{}", &secret[..37]),
             // In the verbose style keys look used, so lastUsedAt gets rendered and checked.
-            last_used_at: (options.style == Style::Verbose).then(|| created_at + Duration::milliseconds(250)),
+            last_used_at: (options.style == Style::Verbose)
+                .then(|| created_at + Duration::milliseconds(250)),
         };
         self.keys.insert(key.id.clone(), key.clone());
         key
     }
 
     /// Records a new operation; in synchronous mode it finishes at once.
-    pub fn start_operation(&mut self, options: &Options, kind: OpKind, key_id: &str, effect: Effect) -> String {
+    pub fn start_operation(
+        &mut self,
+        options: &Options,
+        kind: OpKind,
+        key_id: &str,
+        effect: Effect,
+    ) -> String {
         self.counter += 1;
         let now = Utc::now();
         let preview = match (&effect, self.keys.get(key_id)) {
@@ -177,7 +191,8 @@ impl Store {
         let Some(op) = self.operations.get_mut(op_id) else {
             return;
         };
-        if op.result.is_some() || (options.has(Fault::NeverCompletes) && op.kind == OpKind::Update) {
+        if op.result.is_some() || (options.has(Fault::NeverCompletes) && op.kind == OpKind::Update)
+        {
             return;
         }
         op.polls_left = op.polls_left.saturating_sub(1);
@@ -205,7 +220,8 @@ impl Store {
                     let before = std::mem::replace(&mut key.description, description);
                     key.previous_description = before.clone();
                     if options.has(Fault::UpdateChangesKeyId) {
-                        key.key_id = format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+                        key.key_id =
+                            format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
                     }
                     let mut shown = key.clone();
                     if options.has(Fault::StaleUpdateResponse) {
@@ -213,7 +229,10 @@ impl Store {
                     }
                     Ok(Some(shown))
                 }
-                None => Err(Status::new(code::NOT_FOUND, format!("access key {key_id} not found"))),
+                None => Err(Status::new(
+                    code::NOT_FOUND,
+                    format!("access key {key_id} not found"),
+                )),
             },
         };
         debug_assert!(kind == OpKind::Update || kind == OpKind::Delete);
@@ -239,7 +258,8 @@ impl Render<'_> {
     pub fn timestamp(&self, t: DateTime<Utc>) -> String {
         let text = if self.verbose() {
             let offset = FixedOffset::east_opt(3 * 3600).expect("+03:00 is a valid offset");
-            t.with_timezone(&offset).to_rfc3339_opts(SecondsFormat::Nanos, true)
+            t.with_timezone(&offset)
+                .to_rfc3339_opts(SecondsFormat::Nanos, true)
         } else {
             t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
         };

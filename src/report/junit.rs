@@ -32,10 +32,7 @@ pub fn build(records: &[Record], info: &RunInfo, redact: &dyn Fn(&str) -> String
         suite.set_timestamp(info.started);
         suite.add_property(Property::new("target", info.target.as_str()));
         suite.add_property(Property::new("operation-url", info.operation_url.as_str()));
-        suite.add_property(Property::new(
-            "harness-version",
-            env!("CARGO_PKG_VERSION"),
-        ));
+        suite.add_property(Property::new("harness-version", env!("CARGO_PKG_VERSION")));
         for r in records {
             suite.add_test_case(test_case(r, redact));
         }

@@ -104,7 +104,10 @@ impl Ctx {
     pub async fn read_key(&mut self, id: &str) -> Result<Option<Value>, HarnessError> {
         let run = self.run.clone();
         let exchange = self
-            .call(run.api.get(id, Auth::Token), Expect::new(DocKind::AccessKey))
+            .call(
+                run.api.get(id, Auth::Token),
+                Expect::new(DocKind::AccessKey),
+            )
             .await?;
         // Judged by the Status code where there is one: a wrong HTTP status is E1's finding.
         let code = exchange

@@ -13,7 +13,8 @@ const UNAUTHENTICATED: i64 = 16;
 async fn unauthenticated(ctx: &mut Ctx, auth: Auth) -> Result<(), HarnessError> {
     let before = ctx.fresh_key("must stay as it is").await?;
     let id = before["id"].as_str().unwrap_or_default().to_string();
-    let body = json!({"updateMask": "description", "description": "sent without valid credentials"});
+    let body =
+        json!({"updateMask": "description", "description": "sent without valid credentials"});
     let outcome = ctx.update(&id, Some(body.to_string()), auth).await?;
     ctx.record(was_rejected("E2", &outcome, &[UNAUTHENTICATED]));
     if !matches!(outcome, UpdateOutcome::Unreadable) {
@@ -36,7 +37,15 @@ async fn e2_invalid_token_unauthenticated(ctx: &mut Ctx) -> Result<(), HarnessEr
 
 pub fn specs() -> Vec<Spec> {
     vec![
-        spec!("errors::e2_missing_token_unauthenticated", "E2", e2_missing_token_unauthenticated),
-        spec!("errors::e2_invalid_token_unauthenticated", "E2", e2_invalid_token_unauthenticated),
+        spec!(
+            "errors::e2_missing_token_unauthenticated",
+            "E2",
+            e2_missing_token_unauthenticated
+        ),
+        spec!(
+            "errors::e2_invalid_token_unauthenticated",
+            "E2",
+            e2_invalid_token_unauthenticated
+        ),
     ]
 }

@@ -41,32 +41,62 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let body = serde_json::json!({"updateMask": "description", "description": "conformance tour, updated"});
     let update_expect = Expect::new(DocKind::UpdateOperation).for_key(&id);
     let first = ctx
-        .call(run.api.update(&id, Some(body.to_string()), Auth::Token), update_expect.clone())
+        .call(
+            run.api.update(&id, Some(body.to_string()), Auth::Token),
+            update_expect.clone(),
+        )
         .await?;
     let done = ctx.finish_operation(&first, update_expect.clone()).await?;
     if let Some(done) = &done {
         if let Some(op_id) = done.get("id").and_then(Value::as_str) {
-            let read = ctx.call(run.api.get_operation(op_id), update_expect.clone()).await?;
+            let read = ctx
+                .call(run.api.get_operation(op_id), update_expect.clone())
+                .await?;
             match &read.json {
                 Ok(json) if read.is_success() => {
-                    ctx.record(operation::read_back_matches(done, json).into_iter().map(|v| v.seen_in(&read)));
+                    ctx.record(
+                        operation::read_back_matches(done, json)
+                            .into_iter()
+                            .map(|v| v.seen_in(&read)),
+                    );
                 }
-                _ => ctx.record([Violation::new("O6", format!("a finished operation could not be read back: HTTP {}", read.status))
-                    .received(read.snippet())
-                    .expected("the operation at /operations/{id}")
-                    .seen_in(&read)]),
+                _ => ctx.record([Violation::new(
+                    "O6",
+                    format!(
+                        "a finished operation could not be read back: HTTP {}",
+                        read.status
+                    ),
+                )
+                .received(read.snippet())
+                .expected("the operation at /operations/{id}")
+                .seen_in(&read)]),
             }
         }
     }
-    ctx.call(run.api.list_operations(&id), Expect::new(DocKind::OperationList).for_key(&id)).await?;
+    ctx.call(
+        run.api.list_operations(&id),
+        Expect::new(DocKind::OperationList).for_key(&id),
+    )
+    .await?;
     let unknown = format!("{id}0unknown");
-    ctx.call(run.api.get(&unknown, Auth::Token), Expect::new(DocKind::AccessKey)).await?;
+    ctx.call(
+        run.api.get(&unknown, Auth::Token),
+        Expect::new(DocKind::AccessKey),
+    )
+    .await?;
     let too_long = serde_json::json!({"updateMask": "description", "description": "x".repeat(257)});
     let rejected = ctx
-        .call(run.api.update(&id, Some(too_long.to_string()), Auth::Token), update_expect.clone())
+        .call(
+            run.api.update(&id, Some(too_long.to_string()), Auth::Token),
+            update_expect.clone(),
+        )
         .await?;
     ctx.finish_operation(&rejected, update_expect).await?;
-    ctx.call(run.api.get(&id, Auth::Missing), Expect::new(DocKind::AccessKey)).await?;
+    ctx.call(
+        run.api.get(&id, Auth::Missing),
+        Expect::new(DocKind::AccessKey),
+    )
+    .await?;
     ctx.delete(&id).await?;
     ctx.read_key(&id).await?;
     Ok(())
@@ -96,7 +126,13 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
             "DELETE" => Method::Delete,
             _ => continue,
         };
-        if let Some(id) = exchange.json.as_ref().ok().and_then(|j| j.get("id")).and_then(Value::as_str) {
+        if let Some(id) = exchange
+            .json
+            .as_ref()
+            .ok()
+            .and_then(|j| j.get("id"))
+            .and_then(Value::as_str)
+        {
             methods.insert(id.to_string(), method);
         }
     }
@@ -105,11 +141,19 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
         if !exchange.is_success() {
             continue;
         }
-        tour.should.extend(timestamps_are_ordered(json).into_iter().map(|v| v.seen_in(exchange)));
+        tour.should.extend(
+            timestamps_are_ordered(json)
+                .into_iter()
+                .map(|v| v.seen_in(exchange)),
+        );
         let op_id = json.get("id").and_then(Value::as_str).unwrap_or_default();
         let is_operation = exchange.method != "GET" || exchange.url.contains("/operations/");
         if let (true, Some(method)) = (is_operation, methods.get(op_id)) {
-            tour.should.extend(types_name_the_messages(json, *method).into_iter().map(|v| v.seen_in(exchange)));
+            tour.should.extend(
+                types_name_the_messages(json, *method)
+                    .into_iter()
+                    .map(|v| v.seen_in(exchange)),
+            );
         }
     }
     tour
@@ -119,11 +163,20 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
 async fn report(ctx: &mut Ctx, rule: &'static str, level: Level) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
     let tour = run.tour.get_or_init(|| take_tour(run.clone())).await;
-    let pool = if level == Level::Must { &tour.must } else { &tour.should };
+    let pool = if level == Level::Must {
+        &tour.must
+    } else {
+        &tour.should
+    };
     ctx.record(pool.iter().filter(|v| v.rule == rule).cloned());
     if rule == "S1" {
         // Findings of rules that have no tour trial are not lost: S1's trial carries them.
-        ctx.record(tour.must.iter().filter(|v| !TOUR_MUST_RULES.contains(&v.rule)).cloned());
+        ctx.record(
+            tour.must
+                .iter()
+                .filter(|v| !TOUR_MUST_RULES.contains(&v.rule))
+                .cloned(),
+        );
     }
     match &tour.error {
         Some(e) => Err(HarnessError::Setup(format!("the tour stopped early: {e}"))),
@@ -166,7 +219,12 @@ pub fn specs() -> Vec<Spec> {
         spec!("operation::o2_done_carries_a_result", "O2", o2),
         spec!("operation::o3_pending_carries_no_response", "O3", o3),
         spec!("operation::o4_metadata_names_the_key", "O4", o4),
-        spec!("operation::o4_type_urls_name_the_messages", "O4", Level::Should, o4_types),
+        spec!(
+            "operation::o4_type_urls_name_the_messages",
+            "O4",
+            Level::Should,
+            o4_types
+        ),
         spec!("operation::o6_readable_by_id_and_stays_done", "O6", o6),
         spec!("operation::o8_id_present_description_short", "O8", o8),
         spec!("errors::e1_status_body_matches_http_status", "E1", e1),
