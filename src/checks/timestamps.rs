@@ -61,18 +61,18 @@ pub fn timestamps_are_ordered(doc: &Value) -> Vec<Violation> {
             return;
         };
         for later in ["modifiedAt", "lastUsedAt"] {
-            if let Some(t) = instant(obj, later) {
-                if t < created {
-                    found.push(
-                        Violation::new("T4", format!("{later} is before createdAt"))
-                            .at(format!("{pointer}/{later}"))
-                            .received(format!(
-                                "createdAt {}, {later} {}",
-                                obj["createdAt"], obj[later]
-                            ))
-                            .expected(format!("{later} >= createdAt")),
-                    );
-                }
+            if let Some(t) = instant(obj, later)
+                && t < created
+            {
+                found.push(
+                    Violation::new("T4", format!("{later} is before createdAt"))
+                        .at(format!("{pointer}/{later}"))
+                        .received(format!(
+                            "createdAt {}, {later} {}",
+                            obj["createdAt"], obj[later]
+                        ))
+                        .expected(format!("{later} >= createdAt")),
+                );
             }
         }
     });

@@ -135,15 +135,15 @@ pub fn immutable_fields_kept(before: &Value, after: &Value) -> Vec<Violation> {
             .and_then(Value::as_str)
             .and_then(|s| parse_strict(s).ok())
     };
-    if let (Some(b), a) = (used(before), used(after)) {
-        if a.is_none_or(|a| a < b) {
-            found.push(
-                Violation::new("U4", "lastUsedAt moved back")
-                    .at("/lastUsedAt")
-                    .received(show(field(after, "lastUsedAt")))
-                    .expected(format!("{} or later", field(before, "lastUsedAt"))),
-            );
-        }
+    if let (Some(b), a) = (used(before), used(after))
+        && a.is_none_or(|a| a < b)
+    {
+        found.push(
+            Violation::new("U4", "lastUsedAt moved back")
+                .at("/lastUsedAt")
+                .received(show(field(after, "lastUsedAt")))
+                .expected(format!("{} or later", field(before, "lastUsedAt"))),
+        );
     }
     found
 }

@@ -303,14 +303,12 @@ fn read_update(
     }
     let mask = optional_string(options, &body, "updateMask");
     let description = optional_string(options, &body, "description").map_err(|s| (s, true))?;
-    if options.has(Fault::AppliesBeforeRejecting) {
-        if let Some(d) = &description {
-            if description_too_long(options, d).is_none() {
-                if let Some(key) = state.store().keys.get_mut(key_id) {
-                    key.description = d.clone();
-                }
-            }
-        }
+    if options.has(Fault::AppliesBeforeRejecting)
+        && let Some(d) = &description
+        && description_too_long(options, d).is_none()
+        && let Some(key) = state.store().keys.get_mut(key_id)
+    {
+        key.description = d.clone();
     }
     let mask = mask.map_err(|s| (s, true))?;
     let names_description =

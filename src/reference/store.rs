@@ -109,9 +109,9 @@ pub struct Store {
 /// A fresh id in the Yandex style: a three-letter prefix and 17 lowercase letters and digits.
 pub fn new_id(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuv0123456789";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let mut out = String::from(prefix);
-    for b in bytes.iter().take(17) {
+    for b in a.as_bytes().iter().chain(b.as_bytes()).take(17) {
         out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
     }
     out
@@ -347,10 +347,10 @@ impl Render<'_> {
         m.insert("metadata".into(), Value::Object(metadata));
         match &op.result {
             None => {
-                if self.options.has(Fault::ResponseWhilePending) {
-                    if let Some(preview) = &op.preview {
-                        m.insert("response".into(), self.key(preview, true));
-                    }
+                if self.options.has(Fault::ResponseWhilePending)
+                    && let Some(preview) = &op.preview
+                {
+                    m.insert("response".into(), self.key(preview, true));
                 }
             }
             Some(_) if self.options.has(Fault::DoneWithoutResult) => {}

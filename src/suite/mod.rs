@@ -11,7 +11,7 @@ mod update;
 
 pub use tour::Tour;
 
-use crate::contract::{Level, rules};
+use crate::contract::rules;
 use crate::runner::Spec;
 
 /// Declares a spec whose level is the rule's own.
@@ -53,11 +53,6 @@ pub fn covered_rules() -> Vec<&'static str> {
         .map(|r| r.id)
         .filter(|id| specs.iter().any(|s| s.rule == *id))
         .collect()
-}
-
-#[allow(dead_code)]
-fn level_of(rule: &str) -> Level {
-    rules::get(rule).level
 }
 
 #[cfg(test)]

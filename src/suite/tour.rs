@@ -47,30 +47,30 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         )
         .await?;
     let done = ctx.finish_operation(&first, update_expect.clone()).await?;
-    if let Some(done) = &done {
-        if let Some(op_id) = done.get("id").and_then(Value::as_str) {
-            let read = ctx
-                .call(run.api.get_operation(op_id), update_expect.clone())
-                .await?;
-            match &read.json {
-                Ok(json) if read.is_success() => {
-                    ctx.record(
-                        operation::read_back_matches(done, json)
-                            .into_iter()
-                            .map(|v| v.seen_in(&read)),
-                    );
-                }
-                _ => ctx.record([Violation::new(
-                    "O6",
-                    format!(
-                        "a finished operation could not be read back: HTTP {}",
-                        read.status
-                    ),
-                )
-                .received(read.snippet())
-                .expected("the operation at /operations/{id}")
-                .seen_in(&read)]),
+    if let Some(done) = &done
+        && let Some(op_id) = done.get("id").and_then(Value::as_str)
+    {
+        let read = ctx
+            .call(run.api.get_operation(op_id), update_expect.clone())
+            .await?;
+        match &read.json {
+            Ok(json) if read.is_success() => {
+                ctx.record(
+                    operation::read_back_matches(done, json)
+                        .into_iter()
+                        .map(|v| v.seen_in(&read)),
+                );
             }
+            _ => ctx.record([Violation::new(
+                "O6",
+                format!(
+                    "a finished operation could not be read back: HTTP {}",
+                    read.status
+                ),
+            )
+            .received(read.snippet())
+            .expected("the operation at /operations/{id}")
+            .seen_in(&read)]),
         }
     }
     ctx.call(
