@@ -204,7 +204,15 @@ fn fault_is_caught(fault: Fault, must_fail: &[&str]) {
         "{fault}: keys left behind\n{}",
         v.stdout
     );
-    assert!(!v.stdout.contains(TOKEN) && !v.stderr.contains(TOKEN) && !v.junit.contains(TOKEN));
+    // R4: neither the token nor any Create secret (the reference server's start with YCM)
+    // reaches the console or the report, even when the target leaks a secret (X1).
+    for output in [&v.stdout, &v.stderr, &v.junit] {
+        assert!(!output.contains(TOKEN), "{fault}: token in output");
+        assert!(
+            !output.contains("\"YCM") && !output.contains(" YCM"),
+            "{fault}: secret in output\n{output}"
+        );
+    }
 }
 
 macro_rules! fault_tests {

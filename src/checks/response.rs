@@ -83,7 +83,16 @@ pub fn check_response(
         );
     }
     if !expect.secret_allowed {
-        found.extend(secret_is_absent(&exchange.body, secrets));
+        // The raw text and the decoded strings: an escaped secret is still a secret.
+        let decoded = exchange
+            .json
+            .as_ref()
+            .map(|j| j.to_string())
+            .unwrap_or_default();
+        found.extend(
+            secret_is_absent(&exchange.body, secrets)
+                .or_else(|| secret_is_absent(&decoded, secrets)),
+        );
     }
     let json = match &exchange.json {
         Ok(json) => json,
