@@ -3,10 +3,20 @@
 use std::process::ExitCode;
 
 use accesskey_conformance::cli::{Cli, Command};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    // libtest-mimic's flattened arguments bring their own help template; put ours back.
+    let command = Cli::command().mut_subcommand("run", |run| {
+        run.help_template(
+            "{about}\n\nUsage: accesskey-conformance run [OPTIONS] [FILTER]\n\n{all-args}",
+        )
+    });
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match cli.command {
         Command::Run(args) => accesskey_conformance::app::run(*args),
         Command::Serve(args) => accesskey_conformance::app::serve(args),
     }
