@@ -1,0 +1,217 @@
+//! Talking to the target: [`Client`] sends one HTTP request and returns an [`Exchange`], the
+//! record of what was sent and what came back. Redirects are never followed, every request has
+//! one deadline covering the body, and bodies are capped.
+
+mod api;
+
+pub use api::{Api, Auth};
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Response bodies larger than this are cut off and reported, never parsed.
+pub const BODY_CAP: usize = 1024 * 1024;
+
+/// One request and its response.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    /// Request headers as sent, with the Authorization value redacted.
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<String>,
+    pub status: u16,
+    pub response_headers: Vec<(String, String)>,
+    /// The body as text (lossy UTF-8), at most [`BODY_CAP`] bytes of it.
+    pub body: String,
+    /// The body parsed as JSON, or why it could not be.
+    pub json: Result<Value, String>,
+    pub elapsed: Duration,
+}
+
+impl Exchange {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `PATCH https://host/path`: how messages name the request.
+    pub fn request_line(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+
+    /// The first 200 characters of the body, for messages.
+    pub fn snippet(&self) -> String {
+        snippet(&self.body)
+    }
+
+    /// A curl command that repeats the request; the token stays a variable.
+    pub fn curl(&self) -> String {
+        let mut cmd = format!("curl -sS -X {} '{}'", self.method, self.url);
+        for (name, value) in &self.request_headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                cmd.push_str(" -H \"Authorization: Bearer $YC_TOKEN\"");
+            } else {
+                cmd.push_str(&format!(" -H '{name}: {value}'"));
+            }
+        }
+        if let Some(body) = &self.request_body {
+            cmd.push_str(&format!(" --data-raw '{}'", body.replace('\'', "'\\''")));
+        }
+        cmd
+    }
+}
+
+pub fn snippet(text: &str) -> String {
+    let cut: String = text.chars().take(200).collect();
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
+
+/// Why a request got no HTTP answer at all: the harness could not test.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {url}: {reason}")]
+pub struct TransportError {
+    pub method: String,
+    pub url: String,
+    pub reason: String,
+}
+
+/// The HTTP client used for every request to the target.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// A request about to be sent.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// The full Authorization header value, or none.
+    pub authorization: Option<String>,
+    /// A raw body: the harness sends malformed bodies on purpose.
+    pub body: Option<String>,
+}
+
+impl Client {
+    /// `loopback` skips proxies (reqwest honours HTTP_PROXY even for 127.0.0.1).
+    pub fn new(timeout: Duration, loopback: bool) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("accesskey-conformance/", env!("CARGO_PKG_VERSION")));
+        if loopback {
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client { http, timeout })
+    }
+
+    /// Sends `req` and reads the answer under one deadline.
+    pub async fn send(&self, req: Request) -> Result<Exchange, TransportError> {
+        let fail = |reason: String| TransportError {
+            method: req.method.to_string(),
+            url: req.url.clone(),
+            reason,
+        };
+        let mut request_headers = Vec::new();
+        let mut builder = self.http.request(req.method.clone(), &req.url);
+        if let Some(auth) = &req.authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, auth);
+            request_headers.push(("Authorization".to_string(), "Bearer [redacted]".to_string()));
+        }
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            request_headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        let started = Instant::now();
+        let exchange = async {
+            let response = builder.send().await.map_err(|e| fail(describe(&e)))?;
+            let status = response.status().as_u16();
+            let response_headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut response = response;
+            let mut bytes = Vec::new();
+            let mut oversized = false;
+            while let Some(chunk) = response.chunk().await.map_err(|e| fail(describe(&e)))? {
+                if bytes.len() + chunk.len() > BODY_CAP {
+                    oversized = true;
+                    bytes.extend_from_slice(&chunk[..BODY_CAP - bytes.len()]);
+                    break;
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            let json = if oversized {
+                Err(format!("the body is larger than {} KiB", BODY_CAP / 1024))
+            } else if bytes.is_empty() {
+                Err("the body is empty".to_string())
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON ({e})"))
+            };
+            Ok(Exchange {
+                method: req.method.to_string(),
+                url: req.url.clone(),
+                request_headers,
+                request_body: req.body.clone(),
+                status,
+                response_headers,
+                body,
+                json,
+                elapsed: started.elapsed(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(fail(format!(
+                "no complete answer within {:.1} s",
+                self.timeout.as_secs_f64()
+            ))),
+        }
+    }
+}
+
+/// A one-line reason for a reqwest error, with its causes.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "the body could not be read"
+    } else {
+        "request failed"
+    };
+    let mut reason = kind.to_string();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    reason
+}
