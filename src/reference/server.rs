@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -282,11 +282,7 @@ fn mask_names_description(options: &Options, mask: Option<&str>) -> Result<bool,
 
 /// Reads an Update body. `Err` with `http` true is answered at once; otherwise (semantic
 /// errors) the asynchronous mode reports it through the operation.
-fn read_update(
-    state: &Shared,
-    key_id: &str,
-    body: &Bytes,
-) -> Result<Option<String>, (Status, bool)> {
+fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (Status, bool)> {
     let options = &state.options;
     let body = match parse_object(body) {
         Ok(body) => body,
@@ -332,7 +328,7 @@ fn read_update(
         (_, true, Some(d)) if options.has(Fault::TrimsDescription) => d.trim().to_string(),
         (_, true, d) => d.unwrap_or_default(),
     };
-    Ok(Some(new))
+    Ok(new)
 }
 
 async fn key_update(
@@ -354,8 +350,7 @@ async fn key_update(
         }
     }
     let effect = match read_update(&state, &id, &body) {
-        Ok(Some(description)) => Effect::SetDescription(description),
-        Ok(None) => return state.error(not_found(&id)),
+        Ok(description) => Effect::SetDescription(description),
         Err((status, true)) => return state.error(status),
         Err((status, false)) if options.mode == Mode::Sync => return state.error(status),
         Err((status, false)) => Effect::Fail(status),
@@ -401,11 +396,7 @@ async fn key_operations(State(state): State<AppState>, Path(id): Path<String>) -
     json_response(200, json!({ "operations": ops }))
 }
 
-async fn operation_get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    _headers: HeaderMap,
-) -> Response {
+async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     if state.options.has(Fault::OperationNotReadable) {
         return state.error(Status::new(
             code::NOT_FOUND,

@@ -208,7 +208,7 @@ impl Store {
         if options.has(Fault::NeverCompletes) && op.kind == OpKind::Update {
             return;
         }
-        let (kind, key_id, effect) = (op.kind, op.key_id.clone(), op.effect.clone());
+        let (key_id, effect) = (op.key_id.clone(), op.effect.clone());
         let result = match effect {
             Effect::Fail(status) => Err(status),
             Effect::Delete => {
@@ -235,7 +235,6 @@ impl Store {
                 )),
             },
         };
-        debug_assert!(kind == OpKind::Update || kind == OpKind::Delete);
         if let Some(op) = self.operations.get_mut(op_id) {
             op.result = Some(result);
             op.modified_at = Utc::now();
