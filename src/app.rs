@@ -10,11 +10,25 @@ use crate::contract::Schemas;
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::junit;
-use crate::runner::{self, Outcome, Run};
+use crate::runner::{self, Generation, Outcome, Run};
 use crate::target::{Api, Client};
 
 const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
 const YANDEX_OPERATION_URL: &str = "https://operation.api.cloud.yandex.net";
+
+/// Generated sequences per property trial against the embedded server: about 1,000 update
+/// steps in all, still about a second.
+const EMBEDDED_PROPTEST_CASES: u32 = 100;
+/// The same against a URL (about 600 requests in the generated part), or against the
+/// embedded server in asynchronous mode (where every step waits for its polls).
+const REMOTE_PROPTEST_CASES: u32 = 24;
+
+fn random_seed() -> u64 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    u64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
 
 fn usage(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -73,6 +87,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
+    let cases = match crate::contract::cases::load(args.cases.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let seed = args.seed.unwrap_or_else(random_seed);
 
     // The target: a URL from the user, or the embedded reference server.
     let (base_url, operation_url, token, account, loopback, _server) = match &args.base_url {
@@ -111,6 +130,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             let mut options = Options::new(token.clone());
             options.mode = args.reference_mode;
             options.style = args.reference_style;
+            options.masks = args.reference_masks;
             let started = rt.block_on(reference::start(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
                 options,
@@ -134,14 +154,26 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e) => return harness(e),
     };
     let api = Api::new(client, &base_url, &operation_url, token.clone());
-    let run = Arc::new(Run::new(
+    let mut run = Run::new(
         api,
         schemas,
         account,
         args.operation_timeout,
         rt.handle().clone(),
         &token,
-    ));
+    );
+    run.generation = Generation {
+        seed,
+        // Polled operations cost wall time, and a URL costs quota: fewer sequences there.
+        cases: args.proptest_cases.unwrap_or(
+            if args.base_url.is_some() || args.reference_mode == reference::Mode::Async {
+                REMOTE_PROPTEST_CASES
+            } else {
+                EMBEDDED_PROPTEST_CASES
+            },
+        ),
+    };
+    let run = Arc::new(run);
 
     if !args.test.list {
         // One cheap request first, so an unreachable target is one clear error, not 35.
@@ -153,10 +185,10 @@ pub fn run(args: RunArgs) -> ExitCode {
                 run.redact(&e.to_string())
             ));
         }
-        eprintln!("target: {base_url} (operations: {operation_url})");
+        eprintln!("target: {base_url} (operations: {operation_url}); seed {seed}");
     }
 
-    let conclusion = runner::execute(&run, &crate::suite::specs(), &args.test);
+    let conclusion = runner::execute(&run, &crate::suite::specs(&cases), &args.test);
     if args.test.list {
         return exit::code(exit::PASSED);
     }
@@ -169,6 +201,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             operation_url: operation_url.clone(),
             started: started_wall,
             elapsed: started.elapsed(),
+            seed,
         };
         let report = junit::build(&records, &info, &|t| run.redact(t));
         let written = std::fs::File::create(path)
@@ -200,8 +233,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         println!("observed behaviours:\n{}", observations.join("\n"));
     }
     println!(
-        "conformance: {passed} passed, {failed} failed (contract), {errors} harness errors, {skipped} skipped; {} requests; keys created {created}, deleted {deleted}, left {}; {:.2}s",
+        "conformance: {passed} passed, {failed} failed (contract), {errors} harness errors, {skipped} skipped; {} requests, {} generated update steps; keys created {created}, deleted {deleted}, left {}; seed {seed}; {:.2}s",
         run.requests(),
+        run.generated_steps(),
         left.len(),
         started.elapsed().as_secs_f64()
     );
@@ -233,6 +267,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     let mut options = Options::new(args.token);
     options.mode = args.mode;
     options.style = args.style;
+    options.masks = args.masks;
     options.faults = args.fault;
     rt.block_on(async {
         let server = match reference::start(args.listen, options).await {

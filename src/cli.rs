@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::reference::{Fault, Mode, Style};
+use crate::reference::{Fault, Masks, Mode, Style};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +70,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
 
+    /// Add the case files (*.json) of this directory to the built-in cases.
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+
+    /// Seed of the generated update sequences (default: a random one; the seed used is printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Generated sequences per property trial (default: 100 against the embedded server in
+    /// sync mode; 24 against a --base-url, about 600 requests, or in async mode).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub proptest_cases: Option<u32>,
+
     /// Deadline of one request, body included, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub timeout: Duration,
@@ -85,6 +98,10 @@ pub struct RunArgs {
     /// Embedded reference server only: how it writes JSON.
     #[arg(long, value_enum, default_value = "verbose", value_name = "STYLE")]
     pub reference_style: Style,
+
+    /// Embedded reference server only: how it reads the open (U8) inputs.
+    #[arg(long, value_enum, default_value = "strict", value_name = "MASKS")]
+    pub reference_masks: Masks,
 
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
@@ -107,6 +124,10 @@ pub struct ServeArgs {
     /// How JSON is written.
     #[arg(long, value_enum, default_value = "verbose")]
     pub style: Style,
+
+    /// How the open (U8) inputs are read: refused, or accepted with their documented readings.
+    #[arg(long, value_enum, default_value = "strict")]
+    pub masks: Masks,
 
     /// Break one rule on purpose (for demonstrations and the project's tests).
     #[arg(long, hide = true, value_name = "FAULT")]

@@ -2,18 +2,13 @@
 //! exit code, never a panic or a hang.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
-        .args(args)
-        .env_remove("YC_TOKEN")
-        .output()
-        .unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -80,7 +75,7 @@ fn list_prints_trials_without_running() {
     assert_eq!(out.status.code(), Some(0));
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(
-        listing.contains("update::u2_masked_absent_value_resets: test"),
+        listing.contains("[must] cases::mask_without_value_resets_applied: test"),
         "{listing}"
     );
 }
@@ -88,13 +83,17 @@ fn list_prints_trials_without_running() {
 #[test]
 fn filter_selects_trials_and_the_rest_are_skipped() {
     let junit = std::env::temp_dir().join(format!("akc-filter-{}.xml", std::process::id()));
-    let out = harness(&["run", "u2_", "--junit", junit.to_str().unwrap()]);
+    let out = harness(&["run", "resets_applied", "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
     std::fs::remove_file(&junit).ok();
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-    assert_eq!(report.tests, 36);
-    assert_eq!(report.skipped, 34);
+    let all = accesskey_conformance::suite::specs(
+        &accesskey_conformance::contract::cases::embedded().unwrap(),
+    )
+    .len();
+    assert_eq!(report.tests as usize, all);
+    assert_eq!(report.skipped as usize, all - 4);
 }
 
 #[test]
@@ -219,4 +218,95 @@ fn redirects_are_not_followed() {
     let (code, out, _) = run_hostile(&url, &[]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("unexpected HTTP status 302"), "{out}");
+}
+
+/// A fresh directory under the temp dir holding `files`.
+fn case_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("akc-cases-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, contents) in files {
+        std::fs::write(dir.join(file), contents).unwrap();
+    }
+    dir
+}
+
+const GOOD_CASE: &str = r#"{
+  "about": "A user's own case: a value with a newline is stored as sent.",
+  "rule": "U1",
+  "level": "must",
+  "request": {"updateMask": "description", "description": "two\nlines"},
+  "expect": {"applied": "two\nlines"}
+}"#;
+
+#[test]
+fn broken_case_files_stop_the_run_naming_file_and_place() {
+    let broken = [
+        (
+            "bad_json_applied.json",
+            "{\"about\": \"x\",",
+            "not valid JSON",
+        ),
+        (
+            "unknown_field_applied.json",
+            &GOOD_CASE.replace("\"about\"", "\"colour\": 1, \"about\""),
+            "at /: ",
+        ),
+        (
+            "wrong_type_applied.json",
+            &GOOD_CASE.replace("\"updateMask\": \"description\"", "\"updateMask\": 7"),
+            "at /request/updateMask",
+        ),
+        (
+            "unknown_rule_applied.json",
+            &GOOD_CASE.replace("\"U1\"", "\"U42\""),
+            "at /rule: unknown rule id `U42`",
+        ),
+    ];
+    for (file, contents, message) in broken {
+        let dir = case_dir(file, &[("fine_applied.json", GOOD_CASE), (file, contents)]);
+        let out = harness(&["run", "--cases", dir.to_str().unwrap()]);
+        let text = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {text}");
+        assert!(text.contains(file), "{file}: {text}");
+        assert!(text.contains(message), "{file}: {text}");
+        assert!(!text.contains("panicked"), "{text}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn an_empty_cases_directory_is_an_error() {
+    let dir = case_dir("empty", &[("notes.txt", "not a case")]);
+    let out = harness(&["run", "--cases", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no *.json case files"),
+        "{}",
+        text(&out)
+    );
+    let out = harness(&["run", "--cases", "/no/such/directory"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("/no/such/directory"), "{}", text(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_users_case_runs_as_a_trial() {
+    let dir = case_dir("good", &[("newline_kept_applied.json", GOOD_CASE)]);
+    let out = harness(&[
+        "run",
+        "--cases",
+        dir.to_str().unwrap(),
+        "--exact",
+        "cases::newline_kept_applied",
+    ]);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("cases::newline_kept_applied ... ok"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -2,144 +2,15 @@
 //! fault), hostile servers, and bad command lines. Each test runs the built binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+mod common;
 
-use accesskey_conformance::reference::{self, Fault, Mode, Options, Style};
-use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use std::collections::BTreeSet;
 
-const TOKEN: &str = "t1.test-token-0123456789abcdef";
-const ACCOUNT: &str = "ajetestaccount";
+use accesskey_conformance::reference::{Fault, Masks, Mode, Style};
+use common::{TOKEN, run_against, start_reference};
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
-}
-
-fn start_reference(mode: Mode, style: Style, faults: Vec<Fault>) -> String {
-    let mut options = Options::new(TOKEN);
-    options.mode = mode;
-    options.style = style;
-    options.faults = faults;
-    let server = runtime()
-        .block_on(reference::start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            options,
-        ))
-        .unwrap();
-    server.base_url()
-}
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
-        .args(args)
-        .env_remove("YC_TOKEN")
-        .output()
-        .unwrap()
-}
-
-/// What one run of the harness decided, read back from its JUnit report.
-#[derive(Debug)]
-struct Verdict {
-    code: i32,
-    /// Failed trial → the rules of its violations.
-    failed: BTreeMap<String, BTreeSet<String>>,
-    errored: Vec<String>,
-    passed: usize,
-    stdout: String,
-    stderr: String,
-    junit: String,
-}
-
-impl Verdict {
-    fn rules(&self) -> BTreeSet<String> {
-        self.failed.values().flatten().cloned().collect()
-    }
-}
-
-/// Violation lines in a failure text look like `  [U2] the stored ...`.
-fn rules_in(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter_map(|l| l.trim_start().strip_prefix('['))
-        .filter_map(|l| l.split_once(']'))
-        .map(|(rule, _)| rule.to_string())
-        .collect()
-}
-
-fn run_against(url: &str, extra: &[&str]) -> Verdict {
-    let junit = std::env::temp_dir().join(format!("akc-{}.xml", uuid_like()));
-    let junit_arg = junit.to_str().unwrap().to_string();
-    let mut args = vec![
-        "run",
-        "--base-url",
-        url,
-        "--token",
-        TOKEN,
-        "--service-account-id",
-        ACCOUNT,
-        "--junit",
-        &junit_arg,
-        "-q",
-    ];
-    args.extend_from_slice(extra);
-    let out = harness(&args);
-    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
-    std::fs::remove_file(&junit).ok();
-    let mut verdict = Verdict {
-        code: out.status.code().unwrap_or(-1),
-        failed: BTreeMap::new(),
-        errored: Vec::new(),
-        passed: 0,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        junit: xml.clone(),
-    };
-    if xml.is_empty() {
-        return verdict;
-    }
-    let report = Report::deserialize_from_str(&xml).unwrap();
-    for suite in &report.test_suites {
-        for case in &suite.test_cases {
-            match &case.status {
-                TestCaseStatus::Success { .. } => verdict.passed += 1,
-                TestCaseStatus::NonSuccess {
-                    kind: NonSuccessKind::Failure,
-                    description,
-                    ..
-                } => {
-                    let text = description
-                        .as_ref()
-                        .map(|d| d.as_str().to_string())
-                        .unwrap_or_default();
-                    verdict
-                        .failed
-                        .insert(case.name.as_str().to_string(), rules_in(&text));
-                }
-                TestCaseStatus::NonSuccess {
-                    kind: NonSuccessKind::Error,
-                    ..
-                } => verdict.errored.push(case.name.as_str().to_string()),
-                TestCaseStatus::Skipped { .. } => {}
-            }
-        }
-    }
-    verdict
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn clean_run(mode: Mode, style: Style) {
-    let url = start_reference(mode, style, vec![]);
+fn clean_run(mode: Mode, style: Style, masks: Masks) {
+    let url = start_reference(mode, style, masks, vec![]);
     let v = run_against(&url, &[]);
     assert_eq!(v.code, 0, "{v:#?}");
     assert!(v.failed.is_empty() && v.errored.is_empty(), "{v:#?}");
@@ -149,22 +20,22 @@ fn clean_run(mode: Mode, style: Style) {
 
 #[test]
 fn clean_server_passes_sync_verbose() {
-    clean_run(Mode::Sync, Style::Verbose);
+    clean_run(Mode::Sync, Style::Verbose, Masks::Strict);
 }
 
 #[test]
-fn clean_server_passes_sync_proto3() {
-    clean_run(Mode::Sync, Style::Proto3);
+fn clean_server_passes_sync_proto3_lenient() {
+    clean_run(Mode::Sync, Style::Proto3, Masks::Lenient);
 }
 
 #[test]
-fn clean_server_passes_async_verbose() {
-    clean_run(Mode::Async, Style::Verbose);
+fn clean_server_passes_async_verbose_lenient() {
+    clean_run(Mode::Async, Style::Verbose, Masks::Lenient);
 }
 
 #[test]
 fn clean_server_passes_async_proto3() {
-    clean_run(Mode::Async, Style::Proto3);
+    clean_run(Mode::Async, Style::Proto3, Masks::Strict);
 }
 
 /// Runs the harness against a server with one fault; exactly the fault's rule must be reported,
@@ -176,7 +47,7 @@ fn fault_is_caught(fault: Fault, must_fail: &[&str]) {
         Fault::MetadataWrongType => (Mode::Sync, Style::Proto3, &[]),
         _ => (Mode::Sync, Style::Verbose, &[]),
     };
-    let url = start_reference(mode, style, vec![fault]);
+    let url = start_reference(mode, style, Masks::Strict, vec![fault]);
     let v = run_against(&url, extra);
     assert_eq!(v.code, 1, "{fault}: {v:#?}");
     let expected: BTreeSet<String> = [fault.rule().to_string()].into();
@@ -240,7 +111,7 @@ fault_tests! {
     t2_invalid_date: TimestampInvalidDate => ["timestamps::t2_real_calendar_instants"];
     t3_out_of_range: TimestampOutOfRange => ["timestamps::t3_within_the_protobuf_range"];
     t4_modified_before_created: ModifiedBeforeCreated => ["timestamps::t4_later_fields_not_before_created"];
-    o1_both_error_and_response: BothErrorAndResponse => ["operation::o1_never_both_error_and_response", "update::u1_masked_value_is_stored"];
+    o1_both_error_and_response: BothErrorAndResponse => ["operation::o1_never_both_error_and_response", "cases::mask_with_value_applied"];
     o2_done_without_result: DoneWithoutResult => ["operation::o2_done_carries_a_result"];
     o3_response_while_pending: ResponseWhilePending => ["operation::o3_pending_carries_no_response"];
     o4_metadata_wrong_key: MetadataWrongKey => ["operation::o4_metadata_names_the_key"];
@@ -250,15 +121,17 @@ fault_tests! {
     o6_operation_not_readable: OperationNotReadable => ["operation::o6_readable_by_id_and_stays_done"];
     o7_never_completes: NeverCompletes => ["operation::o7_unfinished_operations_finish"];
     o8_long_operation_description: LongOperationDescription => ["operation::o8_id_present_description_short"];
-    u1_trims_description: TrimsDescription => ["update::u1_value_kept_code_point_for_code_point"];
-    u2_ignores_reset: IgnoresReset => ["update::u2_masked_absent_value_resets", "update::u2_masked_null_value_resets"];
-    u3_no_mask_merges: NoMaskMerges => ["update::u3_no_mask_empty_body_resets"];
-    u4_update_changes_key_id: UpdateChangesKeyId => ["update::u4_identity_fields_unchanged"];
-    u5_counts_bytes: CountsBytes => ["update::u5_256_multibyte_characters_accepted"];
-    u6_applies_before_rejecting: AppliesBeforeRejecting => ["update::u6_rejected_update_changes_nothing"];
-    u7_ignores_unknown_paths: IgnoresUnknownPaths => ["update::u7_unknown_mask_path_rejected"];
-    u9_update_creates_missing_key: UpdateCreatesMissingKey => ["update::u9_unknown_key_not_found"];
-    u10_coerces_types: CoercesTypes => ["update::u10_wrong_json_types_rejected", "update::u10_body_not_an_object_rejected"];
+    u1_trims_description: TrimsDescription => ["cases::surrounding_whitespace_kept_applied", "properties::u1_u6_update_sequences_match_the_model"];
+    u1_replaces_non_ascii: ReplacesNonAscii => ["cases::unicode_kept_code_point_for_code_point_applied", "properties::u1_u6_update_sequences_match_the_model"];
+    u2_ignores_reset: IgnoresReset => ["cases::mask_without_value_resets_applied", "cases::mask_with_null_value_resets_applied", "properties::u1_u6_update_sequences_match_the_model"];
+    u3_no_mask_merges: NoMaskMerges => ["cases::no_mask_empty_body_resets_applied", "properties::u1_u6_update_sequences_match_the_model"];
+    u3_no_mask_is_no_op: NoMaskIsNoOp => ["cases::no_mask_sets_value_applied", "properties::u1_u6_update_sequences_match_the_model"];
+    u4_update_changes_key_id: UpdateChangesKeyId => ["cases::identity_fields_kept_applied"];
+    u5_counts_bytes: CountsBytes => ["cases::cyrillic_256_characters_applied"];
+    u6_applies_before_rejecting: AppliesBeforeRejecting => ["cases::wrongly_typed_mask_changes_nothing_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
+    u7_ignores_unknown_paths: IgnoresUnknownPaths => ["cases::unknown_mask_path_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
+    u9_update_creates_missing_key: UpdateCreatesMissingKey => ["cases::unknown_key_rejected"];
+    u10_coerces_types: CoercesTypes => ["cases::description_is_a_number_rejected", "cases::body_is_an_array_rejected"];
     e1_wrong_http_status: WrongHttpStatus => ["errors::e1_status_body_matches_http_status"];
     e2_skips_auth: SkipsAuth => ["errors::e2_missing_token_unauthenticated", "errors::e2_invalid_token_unauthenticated"];
     e3_list_internal_error: ListInternalError => ["errors::e3_no_server_errors"];

@@ -31,6 +31,8 @@ pub struct Violation {
     /// The request that showed it (`PATCH https://...`), and how to repeat it.
     pub request: Option<String>,
     pub curl: Option<String>,
+    /// Further lines, e.g. the numbered steps of a shrunk generated sequence.
+    pub detail: Option<String>,
 }
 
 impl Violation {
@@ -43,6 +45,7 @@ impl Violation {
             expected: String::new(),
             request: None,
             curl: None,
+            detail: None,
         }
     }
 
@@ -58,6 +61,11 @@ impl Violation {
 
     pub fn expected(mut self, expected: impl Into<String>) -> Self {
         self.expected = expected.into();
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
         self
     }
 
@@ -90,6 +98,11 @@ impl fmt::Display for Violation {
         }
         if let Some(c) = &self.curl {
             write!(f, "\n    reproduce: {c}")?;
+        }
+        if let Some(d) = &self.detail {
+            for line in d.lines() {
+                write!(f, "\n    {line}")?;
+            }
         }
         Ok(())
     }

@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use super::{Violation, description_of, show};
+pub use crate::contract::model::code_name;
+use crate::contract::model::{MAX_DESCRIPTION, Verdict};
 use crate::contract::timestamp::parse_strict;
 
 /// How an update ended, as the harness observed it.
@@ -15,30 +17,6 @@ pub enum UpdateOutcome {
     Rejected { code: i64 },
     /// The answer could not be read as either; the universal checks say why.
     Unreadable,
-}
-
-/// The usual name of a google.rpc.Code.
-pub fn code_name(code: i64) -> &'static str {
-    match code {
-        0 => "OK",
-        1 => "CANCELLED",
-        2 => "UNKNOWN",
-        3 => "INVALID_ARGUMENT",
-        4 => "DEADLINE_EXCEEDED",
-        5 => "NOT_FOUND",
-        6 => "ALREADY_EXISTS",
-        7 => "PERMISSION_DENIED",
-        8 => "RESOURCE_EXHAUSTED",
-        9 => "FAILED_PRECONDITION",
-        10 => "ABORTED",
-        11 => "OUT_OF_RANGE",
-        12 => "UNIMPLEMENTED",
-        13 => "INTERNAL",
-        14 => "UNAVAILABLE",
-        15 => "DATA_LOSS",
-        16 => "UNAUTHENTICATED",
-        _ => "an unknown code",
-    }
 }
 
 fn codes_text(codes: &[i64]) -> String {
@@ -191,6 +169,92 @@ pub fn response_matches_read(path_id: &str, response: &Value, read: &Value) -> V
     }
     if description_of(response) != description_of(read) {
         found.push(mismatch("description", response, read));
+    }
+    found
+}
+
+/// Judges one update against the model: the outcome must be one the verdict allows, a rejection
+/// must leave the key as it was (U6), and an applied update keeps the identity fields (U4) and
+/// answers with the key that later reads see (O5). `sent` is the description text the body
+/// carried; `before` and `after` are the key read before and after (`after` is `None` when it
+/// could not be read).
+pub fn judge(
+    verdict: &Verdict,
+    sent: Option<&str>,
+    before: &Value,
+    outcome: &UpdateOutcome,
+    after: Option<&Value>,
+) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let expected = verdict.describe();
+    match outcome {
+        UpdateOutcome::Unreadable => {}
+        UpdateOutcome::Rejected { code } => {
+            match verdict.rejected() {
+                Some((codes, rule)) if !codes.contains(code) => found.push(
+                    Violation::new(
+                        rule,
+                        format!("rejected with the wrong code {}", code_name(*code)),
+                    )
+                    .received(format!("{} ({code})", code_name(*code)))
+                    .expected(expected),
+                ),
+                Some(_) => {}
+                None => {
+                    // Rejecting a description that is long in bytes but not in characters is
+                    // U5's failure whatever the mask said.
+                    let rule = if sent.is_some_and(|t| t.len() > MAX_DESCRIPTION) {
+                        "U5"
+                    } else {
+                        verdict.rule
+                    };
+                    found.push(
+                        Violation::new(rule, "a valid update was rejected")
+                            .received(format!("{} ({code})", code_name(*code)))
+                            .expected(expected),
+                    );
+                }
+            }
+            if let Some(after) = after {
+                found.extend(nothing_changed(before, after));
+            }
+        }
+        UpdateOutcome::Applied(response) => {
+            match verdict.applied() {
+                None => {
+                    let rule = verdict.rejected().map_or(verdict.rule, |(_, r)| r);
+                    found.push(
+                        Violation::new(rule, "an update that must fail was applied")
+                            .expected(expected),
+                    );
+                }
+                Some((wanted, rule)) => {
+                    if let Some(got) = after.and_then(description_of)
+                        && got != wanted
+                    {
+                        // A sent value stored as something else is U1 (exactness); the old
+                        // value kept, or the wrong field read, is the rule of the reading.
+                        let kept_old = description_of(before).as_deref() == Some(got.as_str());
+                        let rule = if sent == Some(wanted) && !kept_old {
+                            "U1"
+                        } else {
+                            rule
+                        };
+                        found.push(
+                            Violation::new(rule, "the stored description is not the expected one")
+                                .at("/description")
+                                .received(format!("{got:?} ({} characters)", got.chars().count()))
+                                .expected(expected),
+                        );
+                    }
+                }
+            }
+            if let Some(after) = after {
+                found.extend(immutable_fields_kept(before, after));
+                let id = field(before, "id").as_str().unwrap_or_default();
+                found.extend(response_matches_read(id, response, after));
+            }
+        }
     }
     found
 }

@@ -1,5 +1,8 @@
-//! The contract as data and pure functions: the rule table, the schemas, the timestamp grammar.
+//! The contract as data and pure functions: the rule table, the schemas, the timestamp grammar, the
+//! model of Update.
 
+pub mod cases;
+pub mod model;
 pub mod rules;
 pub mod schemas;
 pub mod timestamp;

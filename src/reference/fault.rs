@@ -39,17 +39,21 @@ pub enum Fault {
     LongOperationDescription,
     /// U1: descriptions are stored trimmed.
     TrimsDescription,
-    /// U2: a masked description without a value keeps the old one.
+    /// U1: every non-ASCII character of a description is stored as `?`.
+    ReplacesNonAscii,
+    /// U2: a mask naming description, with no value in the body, keeps the old one.
     IgnoresReset,
     /// U3: without a mask, fields absent from the body are kept (merge).
     NoMaskMerges,
+    /// U3: without a mask, nothing changes (the update is a no-op).
+    NoMaskIsNoOp,
     /// U4: every update issues a new keyId.
     UpdateChangesKeyId,
     /// U5: the description limit counts UTF-8 bytes.
     CountsBytes,
     /// U6: the description is stored before the mask is validated.
     AppliesBeforeRejecting,
-    /// U7: unknown mask paths are ignored.
+    /// U7: mask paths spelled like a field name but naming none (`foo`) are ignored.
     IgnoresUnknownPaths,
     /// U9: updating an unknown key creates it.
     UpdateCreatesMissingKey,
@@ -66,7 +70,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 28] = [
+    pub const ALL: [Fault; 30] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -83,8 +87,10 @@ impl Fault {
         Fault::NeverCompletes,
         Fault::LongOperationDescription,
         Fault::TrimsDescription,
+        Fault::ReplacesNonAscii,
         Fault::IgnoresReset,
         Fault::NoMaskMerges,
+        Fault::NoMaskIsNoOp,
         Fault::UpdateChangesKeyId,
         Fault::CountsBytes,
         Fault::AppliesBeforeRejecting,
@@ -114,9 +120,9 @@ impl Fault {
             OperationNotReadable => "O6",
             NeverCompletes => "O7",
             LongOperationDescription => "O8",
-            TrimsDescription => "U1",
+            TrimsDescription | ReplacesNonAscii => "U1",
             IgnoresReset => "U2",
-            NoMaskMerges => "U3",
+            NoMaskMerges | NoMaskIsNoOp => "U3",
             UpdateChangesKeyId => "U4",
             CountsBytes => "U5",
             AppliesBeforeRejecting => "U6",

@@ -43,6 +43,17 @@ pub enum Style {
     Proto3,
 }
 
+/// How the server reads the inputs the contract leaves open (rule U8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Masks {
+    /// Refuse every odd mask except `""` and `*` (full replacement) and duplicates (once);
+    /// refuse unknown body fields.
+    Strict,
+    /// Accept them with their documented readings: paths trimmed, empty paths skipped, letter
+    /// case and snake_case ignored, output-only paths and unknown body fields ignored.
+    Lenient,
+}
+
 /// How the reference server behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +62,7 @@ pub struct Options {
     pub style: Style,
     /// In asynchronous mode, how many reads of an operation it takes to finish it.
     pub async_polls: u32,
+    pub masks: Masks,
     pub faults: Vec<Fault>,
 }
 
@@ -61,6 +73,7 @@ impl Options {
             mode: Mode::Sync,
             style: Style::Verbose,
             async_polls: 2,
+            masks: Masks::Strict,
             faults: Vec::new(),
         }
     }

@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::store::{Effect, OpKind, Render, Status, Store, code, http_status};
-use super::{Fault, Mode, Options};
+use super::{Fault, Masks, Mode, Options};
 
 const KEYS: &str = "/iam/aws-compatibility/v1/accessKeys";
 
@@ -245,34 +245,91 @@ async fn key_list(
     json_response(200, Value::Object(body))
 }
 
+const OUTPUT_ONLY: [&str; 5] = ["id", "serviceAccountId", "createdAt", "keyId", "lastUsedAt"];
+const OUTPUT_ONLY_SNAKE: [&str; 5] = [
+    "id",
+    "service_account_id",
+    "created_at",
+    "key_id",
+    "last_used_at",
+];
+
+/// What one mask path names.
+enum Named {
+    Description,
+    OutputOnly,
+    Unknown,
+}
+
+fn path_names(path: &str, masks: Masks) -> Named {
+    if path == "description" {
+        return Named::Description;
+    }
+    if OUTPUT_ONLY.contains(&path) {
+        return Named::OutputOnly;
+    }
+    if masks == Masks::Lenient {
+        if path.eq_ignore_ascii_case("description") {
+            return Named::Description;
+        }
+        if OUTPUT_ONLY_SNAKE.contains(&path)
+            || OUTPUT_ONLY.iter().any(|n| n.eq_ignore_ascii_case(path))
+        {
+            return Named::OutputOnly;
+        }
+    }
+    Named::Unknown
+}
+
+/// A path spelled like a field name but naming none (what the U7 fault ignores).
+fn is_plain_unknown(path: &str) -> bool {
+    !path.is_empty()
+        && path.chars().all(|c| c.is_ascii_alphanumeric())
+        && !path.eq_ignore_ascii_case("description")
+        && !OUTPUT_ONLY.iter().any(|n| n.eq_ignore_ascii_case(path))
+}
+
 /// The field-mask reading of the reference server: `description` is the one updatable path;
-/// no mask, `""` and `*` mean full replacement; duplicates count once; anything else is rejected.
+/// no mask, `""` and `*` mean full replacement; duplicates count once. Strict masks refuse
+/// every other odd path; lenient ones trim paths, skip empty ones, ignore letter case, read
+/// snake_case, and ignore output-only paths. Unknown paths are always refused.
 fn mask_names_description(options: &Options, mask: Option<&str>) -> Result<bool, Status> {
     let Some(mask) = mask else { return Ok(true) };
     if mask.is_empty() || mask == "*" {
         return Ok(true);
     }
+    let lenient = options.masks == Masks::Lenient;
+    if lenient && mask.split(',').all(|p| p.trim().is_empty()) {
+        return Ok(true);
+    }
     let mut names_description = false;
-    for path in mask.split(',') {
-        match path {
-            "description" => names_description = true,
-            _ if options.has(Fault::IgnoresUnknownPaths) => {}
-            "" => {
-                return Err(Status::new(
-                    code::INVALID_ARGUMENT,
-                    "updateMask has an empty path",
-                ));
-            }
-            "id" | "serviceAccountId" | "createdAt" | "keyId" | "lastUsedAt" => {
+    for raw in mask.split(',') {
+        let path = if lenient { raw.trim() } else { raw };
+        if lenient && (path.is_empty() || path == "*") {
+            names_description |= path == "*";
+            continue;
+        }
+        match path_names(path, options.masks) {
+            Named::Description => names_description = true,
+            Named::OutputOnly if lenient => {}
+            Named::OutputOnly => {
                 return Err(Status::new(
                     code::INVALID_ARGUMENT,
                     format!("field `{path}` cannot be updated"),
                 ));
             }
-            other => {
+            Named::Unknown if options.has(Fault::IgnoresUnknownPaths) && is_plain_unknown(path) => {
+            }
+            Named::Unknown if path.is_empty() => {
                 return Err(Status::new(
                     code::INVALID_ARGUMENT,
-                    format!("updateMask names an unknown field `{other}`"),
+                    "updateMask has an empty path",
+                ));
+            }
+            Named::Unknown => {
+                return Err(Status::new(
+                    code::INVALID_ARGUMENT,
+                    format!("updateMask names an unknown field `{path}`"),
                 ));
             }
         }
@@ -290,7 +347,7 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
         Err(status) => return Err((status, true)),
     };
     for field in body.keys() {
-        if field != "updateMask" && field != "description" {
+        if field != "updateMask" && field != "description" && options.masks == Masks::Strict {
             return Err((
                 Status::new(code::INVALID_ARGUMENT, format!("unknown field `{field}`")),
                 true,
@@ -321,11 +378,18 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
         .get(key_id)
         .map(|k| k.description.clone())
         .unwrap_or_default();
+    // A mask that spells out its paths (not "" or "*").
+    let explicit = mask.as_deref().is_some_and(|m| !m.is_empty() && m != "*");
     let new = match (mask.is_some(), names_description, description) {
         (_, false, _) => current,
-        (true, true, None) if options.has(Fault::IgnoresReset) => current,
+        (false, _, _) if options.has(Fault::NoMaskIsNoOp) => current,
+        (true, true, None) if explicit && options.has(Fault::IgnoresReset) => current,
         (false, true, None) if options.has(Fault::NoMaskMerges) => current,
         (_, true, Some(d)) if options.has(Fault::TrimsDescription) => d.trim().to_string(),
+        (_, true, Some(d)) if options.has(Fault::ReplacesNonAscii) => d
+            .chars()
+            .map(|c| if c.is_ascii() { c } else { '?' })
+            .collect(),
         (_, true, d) => d.unwrap_or_default(),
     };
     Ok(new)

@@ -16,6 +16,8 @@ pub struct RunInfo {
     pub operation_url: String,
     pub started: chrono::DateTime<chrono::FixedOffset>,
     pub elapsed: Duration,
+    /// Seed of the generated sequences.
+    pub seed: u64,
 }
 
 /// Builds the report; `redact` is applied to every text that comes from the target.
@@ -33,6 +35,7 @@ pub fn build(records: &[Record], info: &RunInfo, redact: &dyn Fn(&str) -> String
         suite.add_property(Property::new("target", info.target.as_str()));
         suite.add_property(Property::new("operation-url", info.operation_url.as_str()));
         suite.add_property(Property::new("harness-version", env!("CARGO_PKG_VERSION")));
+        suite.add_property(Property::new("seed", info.seed.to_string()));
         for r in records {
             suite.add_test_case(test_case(r, redact));
         }

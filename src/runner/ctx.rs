@@ -30,6 +30,8 @@ pub struct Ctx {
     pub exchanges: Vec<Exchange>,
     /// What the target chose where the contract leaves a choice (info level).
     pub observations: Vec<String>,
+    /// Requests sent on behalf of this trial (also those of helpers with their own `Ctx`).
+    pub requests: usize,
     created: Vec<String>,
 }
 
@@ -40,6 +42,7 @@ impl Ctx {
             violations: Vec::new(),
             exchanges: Vec::new(),
             observations: Vec::new(),
+            requests: 0,
             created: Vec::new(),
         }
     }
@@ -59,6 +62,7 @@ impl Ctx {
         expect: Expect,
     ) -> Result<Exchange, HarnessError> {
         self.run.count_request();
+        self.requests += 1;
         let exchange = request.await?;
         let secrets = self.run.secrets();
         let found = check_response(&exchange, &expect, &self.run.schemas, &secrets);

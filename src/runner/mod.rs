@@ -21,13 +21,16 @@ use crate::target::Api;
 /// The future a trial body returns.
 pub type TrialFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HarnessError>> + 'a>>;
 
+/// The body of a trial: given the trial's context, the work it does.
+pub type Body = Arc<dyn for<'a> Fn(&'a mut Ctx) -> TrialFuture<'a> + Send + Sync>;
+
 /// A trial of the suite: a name, the rule it tests, its level, and its body.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Spec {
-    pub name: &'static str,
+    pub name: String,
     pub rule: &'static str,
     pub level: Level,
-    pub body: for<'a> fn(&'a mut Ctx) -> TrialFuture<'a>,
+    pub body: Body,
 }
 
 /// How a trial ended.
@@ -64,6 +67,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Settings of the generated part of the suite (the property trials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    /// Seeds every property's random source; the same seed replays the same sequences.
+    pub seed: u64,
+    /// Generated sequences per property trial.
+    pub cases: u32,
+}
+
 /// What the trials of one run share.
 pub struct Run {
     pub api: Api,
@@ -71,10 +83,12 @@ pub struct Run {
     pub service_account_id: String,
     pub operation_timeout: Duration,
     pub runtime: tokio::runtime::Handle,
+    pub generation: Generation,
     secrets: Mutex<Vec<String>>,
     redacted: Mutex<Vec<String>>,
     ledger: Mutex<BTreeMap<String, bool>>,
     requests: AtomicU64,
+    generated_steps: AtomicU64,
     records: Mutex<Vec<Record>>,
     /// Shared by the trials that look at the tour (see `suite::tour`).
     pub tour: tokio::sync::OnceCell<crate::suite::Tour>,
@@ -95,10 +109,12 @@ impl Run {
             service_account_id,
             operation_timeout,
             runtime,
+            generation: Generation { seed: 0, cases: 0 },
             secrets: Mutex::new(Vec::new()),
             redacted: Mutex::new(vec![token.to_string()]),
             ledger: Mutex::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
+            generated_steps: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
             tour: tokio::sync::OnceCell::new(),
         }
@@ -110,6 +126,15 @@ impl Run {
 
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn count_generated_steps(&self, steps: u64) {
+        self.generated_steps.fetch_add(steps, Ordering::Relaxed);
+    }
+
+    /// Update steps the property trials generated and sent (shrinking included).
+    pub fn generated_steps(&self) -> u64 {
+        self.generated_steps.load(Ordering::Relaxed)
     }
 
     pub fn add_secret(&self, secret: &str) {
@@ -182,7 +207,7 @@ impl Run {
 }
 
 /// Runs one trial body with its own context, then cleans up, and classifies the result.
-async fn run_spec(run: Arc<Run>, spec: Spec) -> (Outcome, Vec<String>, usize) {
+async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize) {
     let mut ctx = Ctx::new(run);
     let result = (spec.body)(&mut ctx).await;
     let cleanup = ctx.clean_up().await;
@@ -192,7 +217,7 @@ async fn run_spec(run: Arc<Run>, spec: Spec) -> (Outcome, Vec<String>, usize) {
         (true, Err(e)) => Outcome::Error(e.to_string()),
         (true, Ok(())) => Outcome::Pass,
     };
-    (outcome, ctx.observations, ctx.exchanges.len())
+    (outcome, ctx.observations, ctx.requests)
 }
 
 /// The text libtest-mimic prints for a failed or errored trial.
@@ -216,15 +241,17 @@ pub fn execute(run: &Arc<Run>, specs: &[Spec], args: &Arguments) -> libtest_mimi
     let mut trials = Vec::new();
     for spec in specs {
         let shared = run.clone();
-        let spec = *spec;
-        let trial = Trial::test(spec.name, move || {
+        let spec = spec.clone();
+        let name = spec.name.clone();
+        let (rule, level) = (spec.rule, spec.level);
+        let trial = Trial::test(name.clone(), move || {
             let run = shared;
             let started = Instant::now();
             let (outcome, observations, requests) =
-                run.runtime.block_on(run_spec(run.clone(), spec));
+                run.runtime.block_on(run_spec(run.clone(), &spec));
             let message = failure_text(&outcome).map(|t| run.redact(&t));
             run.push(Record {
-                name: spec.name.to_string(),
+                name: spec.name.clone(),
                 rule: spec.rule,
                 level: spec.level,
                 outcome,
@@ -237,12 +264,12 @@ pub fn execute(run: &Arc<Run>, specs: &[Spec], args: &Arguments) -> libtest_mimi
                 None => Ok(()),
             }
         })
-        .with_kind(spec.level.as_str());
+        .with_kind(level.as_str());
         if args.is_filtered_out(&trial) || args.is_ignored(&trial) {
             run.push(Record {
-                name: spec.name.to_string(),
-                rule: spec.rule,
-                level: spec.level,
+                name,
+                rule,
+                level,
                 outcome: Outcome::Skipped("filtered out".into()),
                 observations: Vec::new(),
                 duration: Duration::ZERO,

@@ -6,11 +6,15 @@
 //! - [`auth`]: missing and invalid tokens (E2).
 
 mod auth;
+mod cases;
+mod properties;
+mod step;
 pub mod tour;
 mod update;
 
 pub use tour::Tour;
 
+use crate::contract::cases::Case;
 use crate::contract::rules;
 use crate::runner::Spec;
 
@@ -18,36 +22,38 @@ use crate::runner::Spec;
 macro_rules! spec {
     ($name:literal, $rule:literal, $body:path) => {
         $crate::runner::Spec {
-            name: $name,
+            name: $name.to_string(),
             rule: $rule,
             level: $crate::contract::rules::get($rule).level,
-            body: |ctx| Box::pin($body(ctx)),
+            body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
         }
     };
     ($name:literal, $rule:literal, $level:expr, $body:path) => {
         $crate::runner::Spec {
-            name: $name,
+            name: $name.to_string(),
             rule: $rule,
             level: $level,
-            body: |ctx| Box::pin($body(ctx)),
+            body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
         }
     };
 }
 pub(crate) use spec;
 
-/// Every trial, sorted by name.
-pub fn specs() -> Vec<Spec> {
+/// Every trial, sorted by name: the built-in ones and one per case.
+pub fn specs(cases: &[Case]) -> Vec<Spec> {
     let mut all = Vec::new();
     all.extend(tour::specs());
+    all.extend(cases::specs(cases));
+    all.extend(properties::specs());
     all.extend(update::specs());
     all.extend(auth::specs());
-    all.sort_by_key(|s| s.name);
+    all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }
 
 /// Rules with at least one trial of their own.
-pub fn covered_rules() -> Vec<&'static str> {
-    let specs = specs();
+pub fn covered_rules(cases: &[Case]) -> Vec<&'static str> {
+    let specs = specs(cases);
     rules::RULES
         .iter()
         .map(|r| r.id)
@@ -59,9 +65,13 @@ pub fn covered_rules() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
+    fn built_in() -> Vec<Case> {
+        crate::contract::cases::embedded().expect("built-in cases load")
+    }
+
     #[test]
     fn names_are_unique_and_rules_known() {
-        let specs = specs();
+        let specs = specs(&built_in());
         for (i, a) in specs.iter().enumerate() {
             assert!(rules::find(a.rule).is_some(), "{}", a.name);
             assert!(a.name.contains("::"), "{}", a.name);
@@ -73,7 +83,7 @@ mod tests {
 
     #[test]
     fn every_rule_but_u8_has_a_trial() {
-        let covered = covered_rules();
+        let covered = covered_rules(&built_in());
         for rule in rules::RULES {
             assert!(covered.contains(&rule.id), "no trial for {}", rule.id);
         }

@@ -1,0 +1,80 @@
+//! Trials made from the declarative cases (`contract::cases`): one trial per file, named
+//! `cases::<file name>`, at the level of the case's rule.
+
+use std::sync::Arc;
+
+use crate::checks::{Violation, show};
+use crate::contract::cases::{Case, KeyKind};
+use crate::runner::{Ctx, HarnessError, Spec};
+use crate::target::Auth;
+
+use super::step::{id_of, update_and_judge};
+
+/// An id in the format of the service that no key has.
+fn unused_id() -> String {
+    format!("aje{}", &uuid::Uuid::new_v4().simple().to_string()[..17])
+}
+
+async fn run_case(ctx: &mut Ctx, case: &Case) -> Result<(), HarnessError> {
+    let id = match case.key {
+        KeyKind::Fresh => {
+            let before = ctx.fresh_key(&case.start).await?;
+            let step = update_and_judge(
+                ctx,
+                &before,
+                &case.body,
+                case.sent.as_deref(),
+                &case.verdict,
+            )
+            .await?;
+            if let Some(seen) = step.observation {
+                ctx.observe(seen);
+            }
+            return Ok(());
+        }
+        KeyKind::Missing => unused_id(),
+        KeyKind::Deleted => {
+            let key = ctx.fresh_key(&case.start).await?;
+            let id = id_of(&key);
+            if !ctx.delete(&id).await? {
+                return Err(HarnessError::Setup(format!("could not delete key {id}")));
+            }
+            id
+        }
+    };
+    // U9: no key to judge against; the update must be refused and create nothing.
+    let outcome = ctx
+        .update(&id, Some(case.body.clone()), Auth::Token)
+        .await?;
+    if let Some((codes, rule)) = case.verdict.rejected() {
+        ctx.record(crate::checks::update::was_rejected(rule, &outcome, codes));
+    }
+    if let Some(found) = ctx.read_key(&id).await? {
+        ctx.adopt(&id);
+        ctx.record([
+            Violation::new(case.rule, "updating a missing key created it")
+                .received(show(&found))
+                .expected("Get still answers NOT_FOUND"),
+        ]);
+    }
+    Ok(())
+}
+
+/// One trial per case.
+pub fn specs(cases: &[Case]) -> Vec<Spec> {
+    cases
+        .iter()
+        .map(|case| {
+            let case = Arc::new(case.clone());
+            Spec {
+                name: format!("cases::{}", case.name),
+                rule: case.rule,
+                level: case.level,
+                body: Arc::new(move |ctx| {
+                    let case = case.clone();
+                    Box::pin(async move { run_case(ctx, &case).await })
+                }),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,359 @@
+//! Property trials: proptest generates sequences of Update requests, each sequence is played
+//! on one key (reset to a known description first), every step is judged against the model,
+//! and a failing sequence is shrunk to the shortest one that still fails and reported as
+//! numbered steps with curl reproductions.
+//!
+//! There is one trial per level, so that `--skip '[should]'` and friends keep working:
+//! - must: no mask or `description`, with every kind of description (U1, U2, U3, U5, U6);
+//! - should: masks mixing `description` with paths that name nothing (U7, U6);
+//! - info: the open inputs of U8 (odd masks, unknown body fields); any documented reading
+//!   passes and the readings seen are recorded.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
+use serde_json::{Map, Value, json};
+
+use crate::checks::{Violation, description_of};
+use crate::contract::Level;
+use crate::contract::model::{self, Description, Fields, Key};
+use crate::runner::{Ctx, HarnessError, Run, Spec};
+
+use super::step::{Step, update_and_judge};
+
+/// The description every sequence starts from. No generator can produce it, so "the old
+/// value was kept" is never mistaken for "the new value was stored".
+pub const START: &str = "initial state of a generated sequence";
+
+/// The longest sequence generated.
+const MAX_STEPS: usize = 5;
+
+/// Shrinking stops after this many attempts (each replays a whole sequence).
+const MAX_SHRINK_ITERS: u32 = 200;
+
+/// Which inputs a property draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Must,
+    Should,
+    Info,
+}
+
+static PADS: [&str; 4] = ["", "", " ", "  "];
+
+fn descriptions() -> impl Strategy<Value = Description> {
+    let ascii = vec(select(&b"ab xyz019-_.,!?'\"\\/"[..]), 1..12)
+        .prop_map(|bytes| bytes.into_iter().map(char::from).collect::<String>());
+    let unicode = vec(
+        select(vec![
+            'я', 'ж', '€', '中', 'é', '\u{301}', '😀', '𝔘', '\u{200b}', 'ß',
+        ]),
+        1..12,
+    )
+    .prop_map(|chars| chars.into_iter().collect::<String>());
+    let padded = (
+        select(&[" ", "\t", "  ", " \n"][..]),
+        ascii.clone(),
+        select(&PADS[..]),
+    )
+        .prop_map(|(a, s, b)| format!("{a}{s}{b}"));
+    let sized = (
+        select(&[0usize, 1, 2, 255, 256, 257, 300][..]),
+        select(&["a", "я", "😀", "я€ж😀"][..]),
+    )
+        .prop_map(|(n, alphabet)| alphabet.chars().cycle().take(n).collect::<String>());
+    prop_oneof![
+        Just(Description::Absent),
+        Just(Description::Null),
+        Just(Description::Text(String::new())),
+        ascii.prop_map(Description::Text),
+        padded.prop_map(Description::Text),
+        unicode.prop_map(Description::Text),
+        sized.prop_map(Description::Text),
+    ]
+}
+
+/// A comma-joined mask of 1-3 paths from `vocabulary`, each maybe padded with spaces.
+fn joined(vocabulary: Vec<&'static str>, padded: bool) -> impl Strategy<Value = String> {
+    let pads: &'static [&'static str] = if padded { &PADS } else { &[""] };
+    let path =
+        (select(pads), select(vocabulary), select(pads)).prop_map(|(a, p, b)| format!("{a}{p}{b}"));
+    vec(path, 1..=3).prop_map(|paths| paths.join(","))
+}
+
+fn masks(profile: Profile) -> BoxedStrategy<Option<String>> {
+    match profile {
+        Profile::Must => prop_oneof![Just(None), Just(Some("description".to_string()))].boxed(),
+        Profile::Should => joined(
+            vec![
+                "description",
+                "noSuchField",
+                "descriptions",
+                "name",
+                "description.text",
+            ],
+            false,
+        )
+        .prop_map(Some)
+        .boxed(),
+        Profile::Info => prop_oneof![
+            Just(Some(String::new())),
+            Just(Some("*".to_string())),
+            joined(
+                vec![
+                    "description",
+                    "*",
+                    "",
+                    "keyId",
+                    "createdAt",
+                    "serviceAccountId",
+                    "id",
+                    "lastUsedAt",
+                    "Description",
+                    "DESCRIPTION",
+                    "key_id",
+                    "created_at",
+                    "service_account_id",
+                    "last_used_at",
+                ],
+                true,
+            )
+            .prop_map(Some),
+        ]
+        .boxed(),
+    }
+}
+
+fn extra_fields(profile: Profile) -> BoxedStrategy<Map<String, Value>> {
+    match profile {
+        Profile::Info => prop_oneof![
+            3 => Just(Map::new()),
+            1 => select(vec![json!({"colour": "blue"}), json!({"name": "x", "labels": {}})])
+                .prop_map(|v| v.as_object().cloned().unwrap_or_default()),
+        ]
+        .boxed(),
+        _ => Just(Map::new()).boxed(),
+    }
+}
+
+/// Sequences of 1 to [`MAX_STEPS`] Update bodies.
+pub fn sequences(profile: Profile) -> impl Strategy<Value = Vec<Fields>> {
+    let step = (masks(profile), descriptions(), extra_fields(profile)).prop_map(
+        |(mask, description, extra)| Fields {
+            mask,
+            description,
+            extra,
+        },
+    );
+    vec(step, 1..=MAX_STEPS)
+}
+
+/// One played sequence: the steps (the reset first), and the requests they took.
+struct Played {
+    steps: Vec<Step>,
+    requests: usize,
+    failed: bool,
+    observations: Vec<String>,
+}
+
+/// Plays one sequence on the key: reset it to [`START`], then each step, judged by the model.
+async fn play(run: Arc<Run>, key: &Value, sequence: &[Fields]) -> Result<Played, HarnessError> {
+    let mut ctx = Ctx::new(run);
+    let reset = Fields {
+        mask: Some("description".into()),
+        description: Description::Text(START.into()),
+        extra: Map::new(),
+    }
+    .to_text();
+    let verdict = model::allowed(Key::Exists(START), &reset);
+    let mut steps = vec![update_and_judge(&mut ctx, key, &reset, Some(START), &verdict).await?];
+    for fields in sequence {
+        let Some(state) = steps.last().and_then(|s| s.after.clone()) else {
+            break;
+        };
+        let current = description_of(&state).unwrap_or_default();
+        let body = fields.to_text();
+        let verdict = model::allowed(Key::Exists(&current), &body);
+        let sent = fields.description.text();
+        steps.push(update_and_judge(&mut ctx, &state, &body, sent, &verdict).await?);
+    }
+    let observations = steps.iter().filter_map(|s| s.observation.clone()).collect();
+    Ok(Played {
+        failed: !ctx.violations.is_empty(),
+        requests: ctx.requests,
+        steps,
+        observations,
+    })
+}
+
+/// The numbered report of a failing sequence (the reset is step 0).
+fn report(played: &Played, seed: u64, first_len: usize) -> String {
+    let generated = played.steps.len().saturating_sub(1);
+    let mut text = format!(
+        "shrunk to {generated} step(s) from a failing sequence of {first_len} (seed {seed}); replay with --seed {seed}:"
+    );
+    for (n, step) in played.steps.iter().enumerate() {
+        let title = if n == 0 {
+            format!("0. reset the key: PATCH body {}", step.body)
+        } else {
+            format!("{n}. PATCH body {}", step.body)
+        };
+        text.push_str(&format!(
+            "\n  {title}\n     expected: {}\n     observed: {}",
+            step.expected, step.observed
+        ));
+        for v in &step.violations {
+            text.push_str(&format!("\n     broke [{}] {}", v.rule, v.title));
+        }
+        if let Some(curl) = &step.curl {
+            text.push_str(&format!("\n     reproduce: {curl}"));
+        }
+    }
+    text
+}
+
+/// What exploring one property found.
+struct Explored {
+    requests: usize,
+    steps: usize,
+    observations: BTreeSet<String>,
+    /// The shortest failing sequence as played, and how long the first failing one was.
+    failure: Option<(Played, usize)>,
+}
+
+/// Runs proptest on `profile` against the key (blocking: call it off the async workers).
+fn explore(run: Arc<Run>, key: Value, profile: Profile) -> Result<Explored, HarnessError> {
+    let generation = run.generation;
+    let config = Config {
+        cases: generation.cases,
+        failure_persistence: None,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(generation.seed),
+        max_shrink_iters: MAX_SHRINK_ITERS,
+        max_shrink_time: 0,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let requests = AtomicUsize::new(0);
+    let steps = AtomicUsize::new(0);
+    let observations = Mutex::new(BTreeSet::new());
+    let stopped: Mutex<Option<HarnessError>> = Mutex::new(None);
+    let last_failure: Mutex<Option<Played>> = Mutex::new(None);
+    let first_len = Mutex::new(None::<usize>);
+    let result = runner.run(&sequences(profile), |sequence| {
+        if stopped.lock().map(|s| s.is_some()).unwrap_or(true) {
+            return Ok(());
+        }
+        match run.runtime.block_on(play(run.clone(), &key, &sequence)) {
+            Err(e) => {
+                if let Ok(mut s) = stopped.lock() {
+                    *s = Some(e);
+                }
+                Ok(())
+            }
+            Ok(played) => {
+                requests.fetch_add(played.requests, Ordering::Relaxed);
+                steps.fetch_add(sequence.len(), Ordering::Relaxed);
+                if let Ok(mut seen) = observations.lock() {
+                    seen.extend(played.observations.iter().cloned());
+                }
+                if !played.failed {
+                    return Ok(());
+                }
+                if let Ok(mut first) = first_len.lock() {
+                    first.get_or_insert(sequence.len());
+                }
+                if let Ok(mut last) = last_failure.lock() {
+                    *last = Some(played);
+                }
+                Err(TestCaseError::fail("the target broke the contract"))
+            }
+        }
+    });
+    if let Some(e) = stopped.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Fail(_, _)) => {
+            // The shortest failing sequence is the last one that failed while shrinking.
+            let played = last_failure.into_inner().ok().flatten();
+            let first = first_len.into_inner().ok().flatten().unwrap_or_default();
+            played.map(|p| (p, first))
+        }
+        Err(TestError::Abort(reason)) => {
+            return Err(HarnessError::Setup(format!(
+                "the property runner gave up: {reason}"
+            )));
+        }
+    };
+    Ok(Explored {
+        requests: requests.into_inner(),
+        steps: steps.into_inner(),
+        observations: observations.into_inner().unwrap_or_default(),
+        failure,
+    })
+}
+
+async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
+    let run = ctx.run.clone();
+    let key = ctx.fresh_key(START).await?;
+    let worker = run.clone();
+    let explored = tokio::task::spawn_blocking(move || explore(worker, key, profile))
+        .await
+        .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
+    ctx.requests += explored.requests;
+    ctx.observations.extend(explored.observations);
+    run.count_generated_steps(explored.steps as u64);
+    if let Some((played, first_len)) = explored.failure {
+        let text = report(&played, run.generation.seed, first_len);
+        let mut found: Vec<Violation> = played
+            .steps
+            .iter()
+            .flat_map(|s| s.violations.iter().cloned())
+            .collect();
+        if let Some(first) = found.first_mut() {
+            first.detail = Some(text);
+        }
+        ctx.record(found);
+    }
+    Ok(())
+}
+
+async fn must_sequences(ctx: &mut Ctx) -> Result<(), HarnessError> {
+    property(ctx, Profile::Must).await
+}
+
+async fn should_sequences(ctx: &mut Ctx) -> Result<(), HarnessError> {
+    property(ctx, Profile::Should).await
+}
+
+async fn info_sequences(ctx: &mut Ctx) -> Result<(), HarnessError> {
+    property(ctx, Profile::Info).await
+}
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        super::spec!(
+            "properties::u1_u6_update_sequences_match_the_model",
+            "U1",
+            Level::Must,
+            must_sequences
+        ),
+        super::spec!(
+            "properties::u7_masks_with_unknown_paths_rejected",
+            "U7",
+            should_sequences
+        ),
+        super::spec!(
+            "properties::u8_open_masks_get_a_documented_reading",
+            "U8",
+            info_sequences
+        ),
+    ]
+}

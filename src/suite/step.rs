@@ -1,0 +1,99 @@
+//! One Update judged against the model: send the body, follow the operation, read the key
+//! back, and compare what happened with the outcomes the model allows. Cases and properties
+//! are both made of such steps.
+
+use serde_json::Value;
+
+use crate::checks::update::{UpdateOutcome, code_name, judge};
+use crate::checks::{Violation, description_of};
+use crate::contract::model::{Quirk, Verdict};
+use crate::runner::{Ctx, HarnessError};
+use crate::target::Auth;
+
+/// What one step sent, expected and saw.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub body: String,
+    pub expected: String,
+    pub observed: String,
+    /// Every violation recorded while the step ran (universal checks included).
+    pub violations: Vec<Violation>,
+    /// How to repeat the Update request.
+    pub curl: Option<String>,
+    /// The key as read after the step; `None` when it could not be read.
+    pub after: Option<Value>,
+    /// For an open (U8) input: which reading the target chose.
+    pub observation: Option<String>,
+}
+
+pub fn id_of(key: &Value) -> String {
+    key.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// "updateMask \"*\": applied as a full replacement", for an input with one open aspect
+/// (inputs mixing several say little about each, so they are not recorded).
+fn observation(verdict: &Verdict, outcome: &UpdateOutcome) -> Option<String> {
+    if verdict.allowed.len() < 2 {
+        return None;
+    }
+    let quirk = match verdict.quirks.as_slice() {
+        [one] => *one,
+        // A snake_case output-only name is one input with two aspects.
+        [Quirk::SnakeCasePath, Quirk::OutputOnlyPath] => Quirk::SnakeCasePath,
+        _ => return None,
+    };
+    let reading = match outcome {
+        UpdateOutcome::Rejected { code } => format!("rejected with {}", code_name(*code)),
+        UpdateOutcome::Applied(_) => quirk.accepted_reading().to_string(),
+        UpdateOutcome::Unreadable => return None,
+    };
+    Some(format!("{}: {reading}", quirk.input()))
+}
+
+/// Sends `body` to the key `before` describes and judges the outcome with `verdict`.
+/// `sent` is the description text the body carries.
+pub async fn update_and_judge(
+    ctx: &mut Ctx,
+    before: &Value,
+    body: &str,
+    sent: Option<&str>,
+    verdict: &Verdict,
+) -> Result<Step, HarnessError> {
+    let id = id_of(before);
+    let seen = ctx.violations.len();
+    let first_exchange = ctx.exchanges.len();
+    let outcome = ctx.update(&id, Some(body.to_string()), Auth::Token).await?;
+    let curl = ctx.exchanges.get(first_exchange).map(|e| e.curl());
+    let after = Some(ctx.read_existing(&id).await?);
+    let judged = judge(verdict, sent, before, &outcome, after.as_ref());
+    let observation = judged
+        .is_empty()
+        .then(|| observation(verdict, &outcome))
+        .flatten();
+    ctx.record(judged);
+    let observed = match &outcome {
+        UpdateOutcome::Applied(_) => match after.as_ref().and_then(description_of) {
+            Some(d) => format!(
+                "applied, description {d:?} ({} characters)",
+                d.chars().count()
+            ),
+            None => "applied; the key could not be read back".to_string(),
+        },
+        UpdateOutcome::Rejected { code } => {
+            format!("rejected with {} ({code})", code_name(*code))
+        }
+        UpdateOutcome::Unreadable => "no readable outcome (see the response checks)".to_string(),
+    };
+    Ok(Step {
+        body: body.to_string(),
+        expected: verdict.describe(),
+        observed,
+        violations: ctx.violations[seen..].to_vec(),
+        curl,
+        after,
+        observation,
+    })
+}

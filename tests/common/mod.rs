@@ -1,0 +1,140 @@
+//! What the integration tests share: a reference server on loopback, the built binary, and a
+//! reader of the verdict a run wrote into its JUnit report.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use accesskey_conformance::reference::{self, Fault, Masks, Mode, Options, Style};
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+
+pub const TOKEN: &str = "t1.test-token-0123456789abcdef";
+pub const ACCOUNT: &str = "ajetestaccount";
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
+}
+
+pub fn start_reference(mode: Mode, style: Style, masks: Masks, faults: Vec<Fault>) -> String {
+    let mut options = Options::new(TOKEN);
+    options.mode = mode;
+    options.style = style;
+    options.masks = masks;
+    options.faults = faults;
+    let server = runtime()
+        .block_on(reference::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            options,
+        ))
+        .unwrap();
+    server.base_url()
+}
+
+pub fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
+        .args(args)
+        .env_remove("YC_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// What one run of the harness decided, read back from its JUnit report.
+#[derive(Debug)]
+pub struct Verdict {
+    pub code: i32,
+    /// Failed trial → the rules of its violations.
+    pub failed: BTreeMap<String, BTreeSet<String>>,
+    pub errored: Vec<String>,
+    pub passed: usize,
+    pub stdout: String,
+    pub stderr: String,
+    pub junit: String,
+}
+
+impl Verdict {
+    pub fn rules(&self) -> BTreeSet<String> {
+        self.failed.values().flatten().cloned().collect()
+    }
+}
+
+/// Violation lines in a failure text look like `  [U2] the stored ...`.
+pub fn rules_in(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix('['))
+        .filter_map(|l| l.split_once(']'))
+        .map(|(rule, _)| rule.to_string())
+        .collect()
+}
+
+pub fn run_against(url: &str, extra: &[&str]) -> Verdict {
+    let junit = std::env::temp_dir().join(format!("akc-{}.xml", uuid_like()));
+    let junit_arg = junit.to_str().unwrap().to_string();
+    let mut args = vec![
+        "run",
+        "--base-url",
+        url,
+        "--token",
+        TOKEN,
+        "--service-account-id",
+        ACCOUNT,
+        "--junit",
+        &junit_arg,
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let out = harness(&args);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    std::fs::remove_file(&junit).ok();
+    let mut verdict = Verdict {
+        code: out.status.code().unwrap_or(-1),
+        failed: BTreeMap::new(),
+        errored: Vec::new(),
+        passed: 0,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        junit: xml.clone(),
+    };
+    if xml.is_empty() {
+        return verdict;
+    }
+    let report = Report::deserialize_from_str(&xml).unwrap();
+    for suite in &report.test_suites {
+        for case in &suite.test_cases {
+            match &case.status {
+                TestCaseStatus::Success { .. } => verdict.passed += 1,
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Failure,
+                    description,
+                    ..
+                } => {
+                    let text = description
+                        .as_ref()
+                        .map(|d| d.as_str().to_string())
+                        .unwrap_or_default();
+                    verdict
+                        .failed
+                        .insert(case.name.as_str().to_string(), rules_in(&text));
+                }
+                TestCaseStatus::NonSuccess {
+                    kind: NonSuccessKind::Error,
+                    ..
+                } => verdict.errored.push(case.name.as_str().to_string()),
+                TestCaseStatus::Skipped { .. } => {}
+            }
+        }
+    }
+    verdict
+}
+
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
