@@ -16,9 +16,9 @@ use crate::target::{Api, Client};
 const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
 const YANDEX_OPERATION_URL: &str = "https://operation.api.cloud.yandex.net";
 
-/// Generated sequences per property trial against the embedded server: about 1,000 update
+/// Generated sequences per property trial against the embedded server: about 1,300 update
 /// steps in all, still about a second.
-const EMBEDDED_PROPTEST_CASES: u32 = 100;
+const EMBEDDED_PROPTEST_CASES: u32 = 150;
 /// The same against a URL (about 600 requests in the generated part), or against the
 /// embedded server in asynchronous mode (where every step waits for its polls).
 const REMOTE_PROPTEST_CASES: u32 = 24;

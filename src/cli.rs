@@ -78,7 +78,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Generated sequences per property trial (default: 100 against the embedded server in
+    /// Generated sequences per property trial (default: 150 against the embedded server in
     /// sync mode; 24 against a --base-url, about 600 requests, or in async mode).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub proptest_cases: Option<u32>,
