@@ -55,12 +55,38 @@ pub fn http_status_for_code(code: i64) -> Option<u16> {
     })
 }
 
+/// The Create secrets seen so far, searched for all at once.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Secrets {
+    /// A searcher for `secrets` (empty ones are ignored).
+    pub fn new(secrets: &[String]) -> Self {
+        let patterns: Vec<&str> = secrets
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
+        Secrets {
+            finder: (!patterns.is_empty())
+                .then(|| aho_corasick::AhoCorasick::new(&patterns).ok())
+                .flatten(),
+        }
+    }
+
+    pub fn any_in(&self, text: &str) -> bool {
+        self.finder.as_ref().is_some_and(|f| f.is_match(text))
+    }
+}
+
 /// Runs every universal check on one exchange. `secrets` are the Create secrets seen so far.
 pub fn check_response(
     exchange: &Exchange,
     expect: &Expect,
     schemas: &Schemas,
-    secrets: &[String],
+    secrets: &Secrets,
 ) -> Vec<Violation> {
     let mut found = Vec::new();
     let status = exchange.status;
@@ -83,16 +109,21 @@ pub fn check_response(
         );
     }
     if !expect.secret_allowed {
-        // The raw text and the decoded strings: an escaped secret is still a secret.
-        let decoded = exchange
-            .json
-            .as_ref()
-            .map(|j| j.to_string())
-            .unwrap_or_default();
-        found.extend(
-            secret_is_absent(&exchange.body, secrets)
-                .or_else(|| secret_is_absent(&decoded, secrets)),
-        );
+        // The raw text, and the decoded strings when the text has escapes: an escaped secret
+        // is still a secret.
+        let leaked = secrets.any_in(&exchange.body)
+            || (exchange.body.contains('\\')
+                && exchange
+                    .json
+                    .as_ref()
+                    .is_ok_and(|j| secrets.any_in(&j.to_string())));
+        if leaked {
+            found.push(
+                Violation::new("X1", "the response contains a secret returned by Create")
+                    .received("[redacted]")
+                    .expected("the secret only in the Create response"),
+            );
+        }
     }
     let json = match &exchange.json {
         Ok(json) => json,
@@ -195,14 +226,38 @@ fn operation_rules(expect: &Expect, json: &Value) -> Vec<Violation> {
     found
 }
 
-/// X1: no Create secret appears in the body, under any field name.
-pub fn secret_is_absent(body: &str, secrets: &[String]) -> Option<Violation> {
-    secrets
-        .iter()
-        .any(|s| !s.is_empty() && body.contains(s.as_str()))
-        .then(|| {
-            Violation::new("X1", "the response contains a secret returned by Create")
-                .received("[redacted]")
-                .expected("the secret only in the Create response")
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Exchange {
+        Exchange {
+            method: "GET".into(),
+            url: "http://127.0.0.1/k".into(),
+            request_headers: Vec::new(),
+            request_body: None,
+            status: 200,
+            response_headers: Vec::new(),
+            body: body.into(),
+            json: serde_json::from_str(body).map_err(|e| e.to_string()),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn secrets_are_found_raw_and_escaped() {
+        let secrets = Secrets::new(&["YCMsecret0123".to_string(), String::new()]);
+        assert!(secrets.any_in("a YCMsecret0123 b"));
+        assert!(!secrets.any_in("YCMsecret012"));
+        assert!(!Secrets::default().any_in("YCMsecret0123"));
+        let schemas = Schemas::embedded().expect("schemas");
+        let expect = Expect::new(DocKind::AccessKey);
+        for body in [
+            r#"{"leak": "YCMsecret0123"}"#,
+            r#"{"leak": "\u0059CMsecret0123"}"#,
+        ] {
+            let found = check_response(&answer(body), &expect, &schemas, &secrets);
+            assert!(found.iter().any(|v| v.rule == "X1"), "{body}: {found:?}");
+        }
+    }
 }

@@ -64,7 +64,25 @@ pub struct Options {
     pub async_polls: u32,
     pub masks: Masks,
     pub faults: Vec<Fault>,
+    /// Ids from a counter instead of random ones, so that the same requests in the same order
+    /// get the same ids (the benchmarks replay a run this way).
+    pub counter_ids: bool,
+    /// When set, every request is appended here (the benchmarks' record of a run).
+    pub journal: Option<Journal>,
 }
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The requests a server received, in order.
+pub type Journal = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
 
 impl Options {
     pub fn new(token: impl Into<String>) -> Self {
@@ -75,6 +93,8 @@ impl Options {
             async_polls: 2,
             masks: Masks::Strict,
             faults: Vec::new(),
+            counter_ids: false,
+            journal: None,
         }
     }
 

@@ -72,7 +72,38 @@ pub fn app(options: Options) -> Router {
         .route("/operations/{id}", get(operation_get))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
+}
+
+/// Appends the request to the journal, when there is one.
+async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(journal) = &state.options.journal else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return state.error(Status::new(code::INVALID_ARGUMENT, "the body is too large"));
+    };
+    let recorded = super::Recorded {
+        method: parts.method.to_string(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: bytes.to_vec(),
+    };
+    journal
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(recorded);
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {

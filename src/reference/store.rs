@@ -104,6 +104,8 @@ pub struct Store {
     pub keys: BTreeMap<String, Key>,
     pub operations: BTreeMap<String, Operation>,
     counter: u64,
+    /// Ids handed out so far (used when ids come from a counter).
+    serial: u64,
 }
 
 /// A fresh id in the Yandex style: a three-letter prefix and 17 lowercase letters and digits.
@@ -118,6 +120,16 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 impl Store {
+    /// A fresh id: random, or `prefix` and a counter when the options ask for repeatable ids.
+    fn fresh_id(&mut self, options: &Options, prefix: &str) -> String {
+        self.serial += 1;
+        if options.counter_ids {
+            format!("{prefix}{:017}", self.serial)
+        } else {
+            new_id(prefix)
+        }
+    }
+
     pub fn create_key(
         &mut self,
         options: &Options,
@@ -131,7 +143,7 @@ impl Store {
             .map(|_| uuid::Uuid::new_v4().simple().to_string())
             .collect();
         let key = Key {
-            id: new_id("aje"),
+            id: self.fresh_id(options, "aje"),
             service_account_id: service_account_id.to_string(),
             created_at,
             previous_description: description.clone(),
@@ -164,7 +176,7 @@ impl Store {
             _ => None,
         };
         let op = Operation {
-            id: new_id("aje"),
+            id: self.fresh_id(options, "aje"),
             kind,
             key_id: key_id.to_string(),
             created_at: now,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::checks::Violation;
+use crate::checks::response::Secrets;
 use crate::contract::{Level, Schemas};
 use crate::target::Api;
 
@@ -85,6 +86,8 @@ pub struct Run {
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
     secrets: Mutex<Vec<String>>,
+    /// A searcher over `secrets`, rebuilt when one is added (X1 runs on every answer).
+    scanner: Mutex<Arc<Secrets>>,
     redacted: Mutex<Vec<String>>,
     ledger: Mutex<BTreeMap<String, bool>>,
     requests: AtomicU64,
@@ -111,6 +114,7 @@ impl Run {
             runtime,
             generation: Generation { seed: 0, cases: 0 },
             secrets: Mutex::new(Vec::new()),
+            scanner: Mutex::new(Arc::new(Secrets::default())),
             redacted: Mutex::new(vec![token.to_string()]),
             ledger: Mutex::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
@@ -138,12 +142,15 @@ impl Run {
     }
 
     pub fn add_secret(&self, secret: &str) {
-        lock(&self.secrets).push(secret.to_string());
+        let mut secrets = lock(&self.secrets);
+        secrets.push(secret.to_string());
+        *lock(&self.scanner) = Arc::new(Secrets::new(&secrets));
         lock(&self.redacted).push(secret.to_string());
     }
 
-    pub fn secrets(&self) -> Vec<String> {
-        lock(&self.secrets).clone()
+    /// The Create secrets seen so far, ready to be searched for.
+    pub fn secrets(&self) -> Arc<Secrets> {
+        lock(&self.scanner).clone()
     }
 
     /// Replaces every secret the run knows (token, Create secrets) with `[redacted]`.
