@@ -1,16 +1,18 @@
 //! The two commands end to end: [`run`] sets up the target, executes the suite, writes the
 //! reports and returns the exit code; [`serve`] runs the reference server.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{RunArgs, ServeArgs};
 use crate::contract::Schemas;
 use crate::exit;
 use crate::reference::{self, Options};
-use crate::report::junit;
-use crate::runner::{self, Generation, Outcome, Run};
+use crate::report::{self, Facts, Keys, RunReport};
+use crate::runner::{self, Expected, Generation, Plan, Run};
 use crate::target::{Api, Client};
 
 const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
@@ -87,7 +89,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let cases = match crate::contract::cases::load(args.cases.as_deref()) {
+    let cases = match crate::contract::cases::load(args.cases.as_deref(), !args.no_builtin_cases) {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
@@ -188,71 +190,164 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("target: {base_url} (operations: {operation_url}); seed {seed}");
     }
 
-    let conclusion = runner::execute(&run, &crate::suite::specs(&cases), &args.test);
+    let specs = crate::suite::specs(&cases);
+    let expected = match &args.expected_failures {
+        Some(path) => match expected_failures(path, &specs) {
+            Ok(e) => e,
+            Err(e) => return usage(e),
+        },
+        None => BTreeMap::new(),
+    };
+    let plan = Plan {
+        level: args.level,
+        expected,
+        interrupted: Arc::new(AtomicBool::new(false)),
+    };
+    watch_signals(&rt, plan.interrupted.clone());
+
+    let conclusion = runner::execute(&run, &specs, &args.test, &plan);
+    drop(conclusion);
     if args.test.list {
         return exit::code(exit::PASSED);
     }
     let left = run.sweep();
-    let records = run.records();
+    let (created, deleted, _) = run.ledger_counts();
+    let facts = Facts {
+        target: base_url.clone(),
+        operation_url: operation_url.clone(),
+        started: started_wall,
+        elapsed: started.elapsed(),
+        seed,
+        digest: crate::contract::digest(&run.schemas, &cases),
+        level: args.level,
+        requests: run.requests(),
+        generated_steps: run.generated_steps(),
+        keys: Keys {
+            created,
+            deleted,
+            left,
+        },
+        filtered: args.test.filter.is_some() || !args.test.skip.is_empty(),
+        interrupted: plan.interrupted.load(Ordering::SeqCst),
+    };
+    let report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
 
+    print!("{}", report::console::closing(&report));
+    if let Err(e) = write_reports(&report, &args) {
+        return harness(e);
+    }
+    exit::code(report.exit_code)
+}
+
+/// Writes the reports the flags ask for (and the GitHub step summary when it is set).
+fn write_reports(report: &RunReport, args: &RunArgs) -> Result<(), String> {
+    let write = |what: &str, path: &std::path::Path, text: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| format!("cannot write the {what} `{}`: {e}", path.display()))
+    };
     if let Some(path) = &args.junit {
-        let info = junit::RunInfo {
-            target: base_url.clone(),
-            operation_url: operation_url.clone(),
-            started: started_wall,
-            elapsed: started.elapsed(),
-            seed,
-        };
-        let report = junit::build(&records, &info, &|t| run.redact(t));
-        let written = std::fs::File::create(path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| report.serialize(f).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            return harness(format!(
-                "cannot write the JUnit report `{}`: {e}",
-                path.display()
+        let xml = report::junit::build(report)
+            .to_string()
+            .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+        write("JUnit report", path, &xml)?;
+    }
+    if let Some(path) = &args.json {
+        write("JSON report", path, &report.to_json())?;
+    }
+    let markdown = report::summary::markdown(report);
+    if let Some(path) = &args.summary {
+        write("summary", path, &markdown)?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        let path = std::path::PathBuf::from(path);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(markdown.as_bytes()))
+            .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY `{}`: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One entry of the expected-failures file: a reason, or a reason and an issue link.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ExpectedEntry {
+    Reason(String),
+    Full {
+        reason: String,
+        #[serde(default)]
+        issue: Option<String>,
+    },
+}
+
+/// Reads `--expected-failures`: a JSON object from trial name to entry. A name that matches
+/// no trial is an error, so a renamed trial cannot hide behind a forgotten entry.
+fn expected_failures(
+    path: &std::path::Path,
+    specs: &[runner::Spec],
+) -> Result<BTreeMap<String, Expected>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the expected-failures file `{shown}`: {e}"))?;
+    let entries: BTreeMap<String, ExpectedEntry> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "expected-failures file `{shown}`: {e} (expected a JSON object from trial name to a reason, or to {{\"reason\": ..., \"issue\": ...}})"
+        )
+    })?;
+    let mut expected = BTreeMap::new();
+    for (name, entry) in entries {
+        if !specs.iter().any(|s| s.name == name) {
+            return Err(format!(
+                "expected-failures file `{shown}`: `{name}` matches no trial (see `run --list`)"
             ));
         }
+        let (reason, issue) = match entry {
+            ExpectedEntry::Reason(reason) => (reason, None),
+            ExpectedEntry::Full { reason, issue } => (reason, issue),
+        };
+        expected.insert(name, Expected { reason, issue });
     }
+    Ok(expected)
+}
 
-    let count = |f: &dyn Fn(&Outcome) -> bool| records.iter().filter(|r| f(&r.outcome)).count();
-    let failed = count(&|o| matches!(o, Outcome::Fail(_)));
-    let errors = count(&|o| matches!(o, Outcome::Error(_)));
-    let passed = count(&|o| matches!(o, Outcome::Pass));
-    let skipped = count(&|o| matches!(o, Outcome::Skipped(_)));
-    let (created, deleted, _) = run.ledger_counts();
-    let observations: Vec<String> = records
-        .iter()
-        .flat_map(|r| {
-            r.observations
-                .iter()
-                .map(move |o| format!("  {}: {o}", r.name))
-        })
-        .collect();
-    if !observations.is_empty() {
-        println!("observed behaviours:\n{}", observations.join("\n"));
-    }
-    println!(
-        "conformance: {passed} passed, {failed} failed (contract), {errors} harness errors, {skipped} skipped; {} requests, {} generated update steps; keys created {created}, deleted {deleted}, left {}; seed {seed}; {:.2}s",
-        run.requests(),
-        run.generated_steps(),
-        left.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if !left.is_empty() {
-        eprintln!(
-            "error: keys the run created are still present: {}",
-            left.join(", ")
-        );
-    }
-    drop(conclusion);
-    if failed > 0 {
-        exit::code(exit::CONTRACT_FAILURE)
-    } else if errors > 0 || !left.is_empty() {
-        exit::code(exit::HARNESS_ERROR)
-    } else {
-        exit::code(exit::PASSED)
-    }
+/// Sets `interrupted` on the first Ctrl-C or SIGTERM: trials not yet started are skipped,
+/// running ones finish and clean up. A second signal ends the process at once.
+fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
+    rt.spawn(async move {
+        let mut count = 0;
+        loop {
+            let terminate = async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    match signal(SignalKind::terminate()) {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                }
+                #[cfg(not(unix))]
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                () = terminate => {}
+            }
+            count += 1;
+            if count > 1 {
+                eprintln!("interrupted again: stopping now; keys may be left behind");
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            interrupted.store(true, Ordering::SeqCst);
+            eprintln!(
+                "interrupted: finishing the running trials and deleting their keys (press Ctrl-C again to stop at once)"
+            );
+        }
+    });
 }
 
 /// `accesskey-conformance serve`.

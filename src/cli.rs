@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::contract::Level;
 use crate::reference::{Fault, Masks, Mode, Style};
 
 #[derive(Debug, Parser)]
@@ -66,6 +67,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
 
+    /// Write a Markdown summary to this file (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+
+    /// Write the whole run as JSON to this file (shape: schemas/report.schema.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Run trials up to this level: must; should (must and should); info (all, the default).
+    #[arg(long, value_enum, default_value = "info", value_name = "LEVEL")]
+    pub level: Level,
+
+    /// A JSON file of trials expected to fail: {"trial name": "reason"} or
+    /// {"trial name": {"reason": "...", "issue": "URL"}}.
+    #[arg(long, value_name = "FILE")]
+    pub expected_failures: Option<PathBuf>,
+
     /// Read the JSON Schemas from this directory instead of the embedded ones.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
@@ -73,6 +91,10 @@ pub struct RunArgs {
     /// Add the case files (*.json) of this directory to the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
+
+    /// Run only the cases of --cases, not the built-in ones.
+    #[arg(long)]
+    pub no_builtin_cases: bool,
 
     /// Seed of the generated update sequences (default: a random one; the seed used is printed).
     #[arg(long, value_name = "N")]

@@ -2,21 +2,34 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | every selected trial passed |
-//! | 1 | the target broke the contract (at least one trial failed) |
-//! | 2 | usage or configuration error (bad flag, URL, schema directory, missing token) |
-//! | 3 | harness error: the harness could not test (unreachable target, setup failures, keys left behind) |
+//! | 0 | passed: every selected trial passed (expected failures allowed) |
+//! | 1 | the target broke the contract (a trial failed), or an expected failure passed (stale entry) |
+//! | 2 | usage or configuration error (bad flag, URL, schema or cases directory, expected-failures file, missing token) |
+//! | 3 | harness error: the harness could not test (unreachable target, setup failures, nothing selected, a must rule unexercised, keys left behind) |
+//! | 130 | interrupted (Ctrl-C or SIGTERM): started trials finished and cleaned up, the rest were skipped |
 //!
 //! Contract failures take precedence over harness errors: a run with both exits 1 and reports
-//! the harness errors beside the failures.
+//! the harness errors beside the failures. An interruption takes precedence over both.
 
 use std::process::ExitCode;
+
+use crate::report::Verdict;
 
 pub const PASSED: u8 = 0;
 pub const CONTRACT_FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const HARNESS_ERROR: u8 = 3;
+pub const INTERRUPTED: u8 = 130;
 
 pub fn code(value: u8) -> ExitCode {
     ExitCode::from(value)
+}
+
+pub fn for_verdict(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Passed => PASSED,
+        Verdict::Failed => CONTRACT_FAILURE,
+        Verdict::HarnessError => HARNESS_ERROR,
+        Verdict::Interrupted => INTERRUPTED,
+    }
 }

@@ -158,6 +158,11 @@ impl jsonschema::Retrieve for LocalRetriever {
 }
 
 impl Schemas {
+    /// The loaded documents, by file name.
+    pub fn documents(&self) -> &BTreeMap<String, Value> {
+        &self.documents
+    }
+
     /// The schemas built into the binary.
     pub fn embedded() -> Result<Self, SchemaError> {
         let mut docs = BTreeMap::new();

@@ -1,85 +1,108 @@
-//! JUnit XML from the outcome log: one testsuite per area, one testcase per trial;
-//! `<failure>` for contract violations, `<error>` for harness errors, `<skipped>` for skips.
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+//! JUnit XML from a [`RunReport`]: one testsuite per area, one testcase per trial. Contract
+//! failures and stale expectations are `<failure>`, harness errors `<error>`, skipped trials
+//! and expected failures `<skipped>` with the reason. The run's facts are testsuite
+//! properties, so the file alone says what was tested, how, and with which data.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::checks::Violation;
-use crate::contract::rules;
-use crate::runner::{Outcome, Record, failure_text};
+use super::{RunReport, TrialReport};
+use crate::runner::Status;
 
-/// Run-level facts written as testsuite properties.
-pub struct RunInfo {
-    pub target: String,
-    pub operation_url: String,
-    pub started: chrono::DateTime<chrono::FixedOffset>,
-    pub elapsed: Duration,
-    /// Seed of the generated sequences.
-    pub seed: u64,
-}
-
-/// Builds the report; `redact` is applied to every text that comes from the target.
-pub fn build(records: &[Record], info: &RunInfo, redact: &dyn Fn(&str) -> String) -> Report {
-    let mut report = Report::new("accesskey-conformance");
-    report.set_timestamp(info.started);
-    report.set_time(info.elapsed);
-    let mut areas: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-    for r in records {
-        areas.entry(r.area()).or_default().push(r);
+/// Builds the JUnit document.
+pub fn build(report: &RunReport) -> Report {
+    let started = chrono::DateTime::parse_from_rfc3339(&report.started).ok();
+    let mut junit = Report::new("accesskey-conformance");
+    if let Some(t) = started {
+        junit.set_timestamp(t);
     }
-    for (area, records) in areas {
-        let mut suite = TestSuite::new(area);
-        suite.set_timestamp(info.started);
-        suite.add_property(Property::new("target", info.target.as_str()));
-        suite.add_property(Property::new("operation-url", info.operation_url.as_str()));
-        suite.add_property(Property::new("harness-version", env!("CARGO_PKG_VERSION")));
-        suite.add_property(Property::new("seed", info.seed.to_string()));
-        for r in records {
-            suite.add_test_case(test_case(r, redact));
+    junit.set_time(std::time::Duration::from_secs_f64(report.duration_seconds));
+    for area in report.by_area.keys() {
+        let mut suite = TestSuite::new(area.as_str());
+        if let Some(t) = started {
+            suite.set_timestamp(t);
         }
-        report.add_test_suite(suite);
+        for (name, value) in [
+            ("target", report.target.clone()),
+            ("operation-url", report.operation_url.clone()),
+            ("harness-version", report.version.to_string()),
+            ("seed", report.seed.to_string()),
+            ("digest", report.digest.clone()),
+            ("started", report.started.clone()),
+            ("level", report.level.as_str().to_string()),
+            ("verdict", report.verdict.as_str().to_string()),
+        ] {
+            suite.add_property(Property::new(name, value));
+        }
+        for t in report.trials.iter().filter(|t| &t.area == area) {
+            suite.add_test_case(test_case(t));
+        }
+        junit.add_test_suite(suite);
     }
-    report
+    junit
 }
 
-fn first_line(v: &Violation) -> String {
-    format!("{} {}: {}", v.rule, rules::get(v.rule).title, v.title)
+fn first_violation(t: &TrialReport) -> Option<String> {
+    t.violations
+        .first()
+        .map(|v| format!("{} {}: {}", v.rule, v.rule_title, v.title))
 }
 
-fn test_case(r: &Record, redact: &dyn Fn(&str) -> String) -> TestCase {
-    let status = match &r.outcome {
-        Outcome::Pass => TestCaseStatus::success(),
-        Outcome::Fail(violations) => {
+fn test_case(t: &TrialReport) -> TestCase {
+    let status = match t.status {
+        Status::Passed => TestCaseStatus::success(),
+        Status::Failed => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            if let Some(first) = violations.first() {
-                s.set_message(redact(&first_line(first)));
-                s.set_type(first.rule);
+            if let Some(first) = first_violation(t) {
+                s.set_message(first);
             }
-            s.set_description(redact(&failure_text(&r.outcome).unwrap_or_default()));
+            if let Some(rule) = t.violations.first().map(|v| v.rule) {
+                s.set_type(rule);
+            }
+            s.set_description(t.message.clone().unwrap_or_default());
             s
         }
-        Outcome::Error(e) => {
+        Status::Stale => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(
+                "stale expected failure: the trial passed; remove it from the expected-failures file",
+            );
+            s.set_type("stale-expectation");
+            s
+        }
+        Status::Error => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_message(redact(e));
+            s.set_message(t.message.clone().unwrap_or_default());
             s.set_type("harness-error");
             s
         }
-        Outcome::Skipped(reason) => {
+        Status::ExpectedFailure => {
             let mut s = TestCaseStatus::skipped();
-            s.set_message(reason.as_str());
+            let expected = t.expected_failure.as_ref();
+            let mut message = format!(
+                "expected failure: {}",
+                expected.map_or("", |e| e.reason.as_str())
+            );
+            if let Some(issue) = expected.and_then(|e| e.issue.as_deref()) {
+                message.push_str(&format!(" ({issue})"));
+            }
+            s.set_message(message);
+            s.set_description(t.message.clone().unwrap_or_default());
+            s
+        }
+        Status::Skipped => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(t.skip_reason.clone().unwrap_or_default());
             s
         }
     };
-    let mut case = TestCase::new(r.name.as_str(), status);
-    case.set_classname(format!("accesskey-conformance.{}", r.area()));
-    case.set_time(r.duration);
-    case.add_property(Property::new("rule", r.rule));
-    case.add_property(Property::new("level", r.level.as_str()));
-    case.add_property(Property::new("requests", r.requests.to_string()));
-    if !r.observations.is_empty() {
-        case.set_system_out(redact(&r.observations.join("\n")));
+    let mut case = TestCase::new(t.name.as_str(), status);
+    case.set_classname(format!("accesskey-conformance.{}", t.area));
+    case.set_time(std::time::Duration::from_secs_f64(t.duration_seconds));
+    case.add_property(Property::new("rule", t.rule));
+    case.add_property(Property::new("level", t.level.as_str()));
+    case.add_property(Property::new("requests", t.requests.to_string()));
+    if !t.observations.is_empty() {
+        case.set_system_out(t.observations.join("\n"));
     }
     case
 }

@@ -1,3 +1,329 @@
-//! Reports: read the outcome log and write it out. Nothing here decides a verdict.
+//! Reports. [`RunReport`] is the whole run as data, built once from the outcome log and the
+//! run's facts; the verdict is decided there. The reporters only read it:
+//! - [`console`]: observed behaviours, expectations, problems and the closing line;
+//! - [`junit`]: JUnit XML (`--junit`);
+//! - [`summary`]: Markdown (`--summary`, and `$GITHUB_STEP_SUMMARY`);
+//! - the JSON report (`--json`) is the serialisation of [`RunReport`] itself, its shape
+//!   documented by `schemas/report.schema.json`.
 
+pub mod console;
 pub mod junit;
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::checks::Violation;
+use crate::contract::{Level, rules};
+use crate::runner::{Expected, Outcome, Record, Status, failure_text};
+
+/// The run's verdict, from which the exit code follows (`src/exit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every selected trial passed or failed as expected; nothing was left behind.
+    Passed,
+    /// The target broke the contract, or an expected failure did not happen (stale entry).
+    Failed,
+    /// The harness could not test: trials errored, nothing was selected, a must rule went
+    /// unexercised in an unfiltered run, or keys were left behind.
+    HarnessError,
+    /// Ctrl-C or SIGTERM: the remaining trials were not started.
+    Interrupted,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::HarnessError => "harness error",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Trials counted by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub expected_failures: usize,
+    pub stale: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, status: Status) {
+        self.total += 1;
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::ExpectedFailure => self.expected_failures += 1,
+            Status::Stale => self.stale += 1,
+            Status::Error => self.errors += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+/// One violation, with every text redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViolationReport {
+    pub rule: &'static str,
+    pub rule_title: &'static str,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub received: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub expected: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl ViolationReport {
+    fn new(v: &Violation, redact: &dyn Fn(&str) -> String) -> Self {
+        let opt = |o: &Option<String>| o.as_deref().map(redact);
+        ViolationReport {
+            rule: v.rule,
+            rule_title: rules::find(v.rule).map_or("", |r| r.title),
+            title: redact(&v.title),
+            pointer: v.pointer.clone(),
+            received: redact(&v.received),
+            expected: redact(&v.expected),
+            request: opt(&v.request),
+            reproduce: opt(&v.curl),
+            detail: opt(&v.detail),
+        }
+    }
+}
+
+/// One trial.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialReport {
+    pub name: String,
+    pub area: String,
+    pub rule: &'static str,
+    pub level: Level,
+    pub status: Status,
+    pub duration_seconds: f64,
+    pub requests: usize,
+    pub violations: Vec<ViolationReport>,
+    /// The text shown on the console for a failure or an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<Expected>,
+    pub observations: Vec<String>,
+}
+
+/// How much of one rule the run exercised.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    pub rule: &'static str,
+    pub level: Level,
+    pub title: &'static str,
+    /// Trials of this rule that ran.
+    pub trials: usize,
+    /// Requests those trials sent.
+    pub requests: usize,
+}
+
+/// A behaviour the contract leaves open, as the target showed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub trial: String,
+    pub behaviour: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Keys {
+    pub created: usize,
+    pub deleted: usize,
+    pub left: Vec<String>,
+}
+
+/// Facts of the run that are not in the outcome log.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub target: String,
+    pub operation_url: String,
+    pub started: chrono::DateTime<chrono::FixedOffset>,
+    pub elapsed: Duration,
+    pub seed: u64,
+    pub digest: String,
+    pub level: Level,
+    pub requests: u64,
+    pub generated_steps: u64,
+    pub keys: Keys,
+    /// A name filter, `--skip` or `--exact` narrowed the selection.
+    pub filtered: bool,
+    pub interrupted: bool,
+}
+
+/// The whole run as data.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub harness: &'static str,
+    pub version: &'static str,
+    pub target: String,
+    pub operation_url: String,
+    pub started: String,
+    pub duration_seconds: f64,
+    pub seed: u64,
+    pub digest: String,
+    pub level: Level,
+    pub verdict: Verdict,
+    pub exit_code: u8,
+    pub totals: Counts,
+    pub by_level: BTreeMap<Level, Counts>,
+    pub by_area: BTreeMap<String, Counts>,
+    pub requests: u64,
+    pub generated_steps: u64,
+    pub keys: Keys,
+    /// Why the run is a harness error beyond its trials (coverage, selection, leaks).
+    pub problems: Vec<String>,
+    pub trials: Vec<TrialReport>,
+    pub observed: Vec<Observed>,
+    pub coverage: Vec<Coverage>,
+}
+
+fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
+    let violations = match &r.outcome {
+        Outcome::Fail(v) => v.iter().map(|v| ViolationReport::new(v, redact)).collect(),
+        _ => Vec::new(),
+    };
+    TrialReport {
+        name: r.name.clone(),
+        area: r.area().to_string(),
+        rule: r.rule,
+        level: r.level,
+        status: r.status(),
+        duration_seconds: r.duration.as_secs_f64(),
+        requests: r.requests,
+        violations,
+        message: failure_text(&r.outcome).map(|t| redact(&t)),
+        skip_reason: match &r.outcome {
+            Outcome::Skipped(reason) => Some(reason.clone()),
+            _ => None,
+        },
+        expected_failure: r.expected.clone(),
+        observations: r.observations.iter().map(|o| redact(o)).collect(),
+    }
+}
+
+impl RunReport {
+    /// Builds the report and decides the verdict. `redact` is applied to every text that
+    /// came from the target.
+    pub fn build(records: &[Record], facts: Facts, redact: &dyn Fn(&str) -> String) -> Self {
+        let trials: Vec<TrialReport> = records.iter().map(|r| trial_report(r, redact)).collect();
+        let mut totals = Counts::default();
+        let mut by_level: BTreeMap<Level, Counts> = BTreeMap::new();
+        let mut by_area: BTreeMap<String, Counts> = BTreeMap::new();
+        for t in &trials {
+            totals.add(t.status);
+            by_level.entry(t.level).or_default().add(t.status);
+            by_area.entry(t.area.clone()).or_default().add(t.status);
+        }
+        let coverage: Vec<Coverage> = rules::RULES
+            .iter()
+            .map(|rule| {
+                let ran = trials
+                    .iter()
+                    .filter(|t| t.rule == rule.id && t.status != Status::Skipped);
+                Coverage {
+                    rule: rule.id,
+                    level: rule.level,
+                    title: rule.title,
+                    trials: ran.clone().count(),
+                    requests: ran.map(|t| t.requests).sum(),
+                }
+            })
+            .collect();
+        let observed = trials
+            .iter()
+            .flat_map(|t| {
+                t.observations.iter().map(|o| Observed {
+                    trial: t.name.clone(),
+                    behaviour: o.clone(),
+                })
+            })
+            .collect();
+
+        let mut problems = Vec::new();
+        if !facts.interrupted {
+            if totals.total > 0 && totals.skipped == totals.total {
+                problems.push(
+                    "no trial was selected: the filter and --level match nothing, so nothing was tested"
+                        .to_string(),
+                );
+            } else if !facts.filtered {
+                for c in coverage.iter().filter(|c| c.level == Level::Must) {
+                    if c.trials == 0 {
+                        problems.push(format!(
+                            "must rule {} ({}) was exercised by no trial",
+                            c.rule, c.title
+                        ));
+                    }
+                }
+            }
+        }
+        if !facts.keys.left.is_empty() {
+            problems.push(format!(
+                "keys the run created are still present: {}",
+                facts.keys.left.join(", ")
+            ));
+        }
+        let verdict = if facts.interrupted {
+            Verdict::Interrupted
+        } else if totals.failed + totals.stale > 0 {
+            Verdict::Failed
+        } else if totals.errors > 0 || !problems.is_empty() {
+            Verdict::HarnessError
+        } else {
+            Verdict::Passed
+        };
+        RunReport {
+            harness: "accesskey-conformance",
+            version: env!("CARGO_PKG_VERSION"),
+            target: facts.target,
+            operation_url: facts.operation_url,
+            started: facts
+                .started
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+            duration_seconds: facts.elapsed.as_secs_f64(),
+            seed: facts.seed,
+            digest: facts.digest,
+            level: facts.level,
+            verdict,
+            exit_code: crate::exit::for_verdict(verdict),
+            totals,
+            by_level,
+            by_area,
+            requests: facts.requests,
+            generated_steps: facts.generated_steps,
+            keys: facts.keys,
+            problems,
+            trials,
+            observed,
+            coverage,
+        }
+    }
+
+    /// The JSON report (`--json`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}

@@ -8,11 +8,11 @@ pub use ctx::{Ctx, HarnessError};
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::checks::Violation;
 use crate::checks::response::Secrets;
@@ -45,6 +45,14 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// A trial the user expects to fail (`--expected-failures`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Expected {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
+}
+
 /// One line of the outcome log.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -52,15 +60,74 @@ pub struct Record {
     pub rule: &'static str,
     pub level: Level,
     pub outcome: Outcome,
+    /// Set when the trial is listed in the expected-failures file.
+    pub expected: Option<Expected>,
     pub observations: Vec<String>,
     pub duration: Duration,
     pub requests: usize,
+}
+
+/// How a trial counts for the verdict: its outcome read together with the expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// Failed, as the expected-failures file says it would: does not fail the run.
+    ExpectedFailure,
+    /// Listed as expected to fail, but passed: the entry is stale and fails the run.
+    Stale,
+    Error,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::ExpectedFailure => "expected-failure",
+            Status::Stale => "stale",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
 }
 
 impl Record {
     /// The area is the first segment of the name (`update::...` → `update`).
     pub fn area(&self) -> &str {
         self.name.split("::").next().unwrap_or("")
+    }
+
+    pub fn status(&self) -> Status {
+        match (&self.outcome, &self.expected) {
+            (Outcome::Pass, None) => Status::Passed,
+            (Outcome::Pass, Some(_)) => Status::Stale,
+            (Outcome::Fail(_), None) => Status::Failed,
+            (Outcome::Fail(_), Some(_)) => Status::ExpectedFailure,
+            (Outcome::Error(_), _) => Status::Error,
+            (Outcome::Skipped(_), _) => Status::Skipped,
+        }
+    }
+}
+
+/// What the user asked about the selection: the highest level to run, the expected failures,
+/// and the flag set when the run is interrupted.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub level: Level,
+    pub expected: BTreeMap<String, Expected>,
+    pub interrupted: Arc<AtomicBool>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            level: Level::Info,
+            expected: BTreeMap::new(),
+            interrupted: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -243,45 +310,86 @@ pub fn failure_text(outcome: &Outcome) -> Option<String> {
 }
 
 /// Builds the trials, runs them with libtest-mimic's arguments, and records every outcome
-/// (skipped ones included) in `run`.
-pub fn execute(run: &Arc<Run>, specs: &[Spec], args: &Arguments) -> libtest_mimic::Conclusion {
+/// (skipped ones included) in `run`. Trials above `plan.level` are not run; a trial started
+/// after an interruption is skipped; an expected failure shows as ignored with its reason and
+/// a stale expectation as a failure.
+pub fn execute(
+    run: &Arc<Run>,
+    specs: &[Spec],
+    args: &Arguments,
+    plan: &Plan,
+) -> libtest_mimic::Conclusion {
     let mut trials = Vec::new();
     for spec in specs {
+        let expected = plan.expected.get(&spec.name).cloned();
+        let skipped = |reason: String| Record {
+            name: spec.name.clone(),
+            rule: spec.rule,
+            level: spec.level,
+            outcome: Outcome::Skipped(reason),
+            expected: expected.clone(),
+            observations: Vec::new(),
+            duration: Duration::ZERO,
+            requests: 0,
+        };
+        if spec.level > plan.level {
+            run.push(skipped(format!(
+                "level {} is not selected (--level {})",
+                spec.level, plan.level
+            )));
+            continue;
+        }
         let shared = run.clone();
-        let spec = spec.clone();
-        let name = spec.name.clone();
-        let (rule, level) = (spec.rule, spec.level);
-        let trial = Trial::test(name.clone(), move || {
+        let spec_for_trial = spec.clone();
+        let interrupted = plan.interrupted.clone();
+        let expectation = expected.clone();
+        let trial = Trial::ignorable_test(spec.name.clone(), move || {
             let run = shared;
-            let started = Instant::now();
-            let (outcome, observations, requests) =
-                run.runtime.block_on(run_spec(run.clone(), &spec));
-            let message = failure_text(&outcome).map(|t| run.redact(&t));
-            run.push(Record {
+            let spec = spec_for_trial;
+            let record = |outcome, observations, duration, requests| Record {
                 name: spec.name.clone(),
                 rule: spec.rule,
                 level: spec.level,
                 outcome,
+                expected: expectation.clone(),
                 observations,
-                duration: started.elapsed(),
+                duration,
                 requests,
-            });
-            match message {
-                Some(m) => Err(Failed::from(m)),
-                None => Ok(()),
+            };
+            if interrupted.load(Ordering::SeqCst) {
+                run.push(record(
+                    Outcome::Skipped("interrupted".into()),
+                    Vec::new(),
+                    Duration::ZERO,
+                    0,
+                ));
+                return Ok(Completion::ignored_with("interrupted"));
+            }
+            let started = Instant::now();
+            let (outcome, observations, requests) =
+                run.runtime.block_on(run_spec(run.clone(), &spec));
+            let message = failure_text(&outcome).map(|t| run.redact(&t));
+            let rec = record(outcome, observations, started.elapsed(), requests);
+            let status = rec.status();
+            let reason = rec.expected.as_ref().map(|e| e.reason.clone());
+            run.push(rec);
+            match status {
+                Status::ExpectedFailure => Ok(Completion::ignored_with(format!(
+                    "expected failure: {}",
+                    reason.unwrap_or_default()
+                ))),
+                Status::Stale => Err(Failed::from(
+                    "stale expectation: the trial passed; remove it from the expected-failures file",
+                )),
+                _ => match message {
+                    Some(m) => Err(Failed::from(m)),
+                    None => Ok(Completion::Completed),
+                },
             }
         })
-        .with_kind(level.as_str());
+        .with_kind(spec.level.as_str());
         if args.is_filtered_out(&trial) || args.is_ignored(&trial) {
-            run.push(Record {
-                name,
-                rule,
-                level,
-                outcome: Outcome::Skipped("filtered out".into()),
-                observations: Vec::new(),
-                duration: Duration::ZERO,
-                requests: 0,
-            });
+            run.push(skipped("filtered out".into()));
         }
         trials.push(trial);
     }

@@ -21,6 +21,8 @@ pub struct Tour {
     pub should: Vec<Violation>,
     /// Why the tour could not finish, if it could not.
     pub error: Option<HarnessError>,
+    /// Requests the tour sent (every tour trial judged all of them).
+    pub requests: usize,
 }
 
 /// The rules whose trials are views of the tour.
@@ -109,6 +111,7 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
     let cleaned = ctx.clean_up().await;
     let mut tour = Tour {
         error: walked.and(cleaned).err(),
+        requests: ctx.requests,
         ..Tour::default()
     };
     for v in std::mem::take(&mut ctx.violations) {
@@ -169,6 +172,7 @@ async fn report(ctx: &mut Ctx, rule: &'static str, level: Level) -> Result<(), H
         &tour.should
     };
     ctx.record(pool.iter().filter(|v| v.rule == rule).cloned());
+    ctx.requests += tour.requests;
     if rule == "S1" {
         // Findings of rules that have no tour trial are not lost: S1's trial carries them.
         ctx.record(
