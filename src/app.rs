@@ -266,7 +266,12 @@ fn write_reports(report: &RunReport, args: &RunArgs) -> Result<(), String> {
             .append(true)
             .open(&path)
             .and_then(|mut f| f.write_all(markdown.as_bytes()))
-            .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY `{}`: {e}", path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot append to GITHUB_STEP_SUMMARY `{}`: {e}",
+                    path.display()
+                )
+            })?;
     }
     Ok(())
 }

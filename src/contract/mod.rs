@@ -26,8 +26,5 @@ pub fn digest(schemas: &Schemas, cases: &[cases::Case]) -> String {
             case.name, case.rule, case.level, case.key, case.start, case.body, case.expect
         ));
     }
-    hash.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

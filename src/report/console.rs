@@ -17,7 +17,10 @@ pub fn closing(report: &RunReport) -> String {
     if listed(Status::ExpectedFailure).next().is_some() {
         out.push_str("expected failures (they do not fail the run):\n");
         for t in listed(Status::ExpectedFailure) {
-            let reason = t.expected_failure.as_ref().map_or("", |e| e.reason.as_str());
+            let reason = t
+                .expected_failure
+                .as_ref()
+                .map_or("", |e| e.reason.as_str());
             out.push_str(&format!("  {}: {reason}\n", t.name));
         }
     }

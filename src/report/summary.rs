@@ -90,7 +90,10 @@ pub fn markdown(report: &RunReport) -> String {
                     let _ = writeln!(md, "\n```sh\n{c}\n```");
                 }
                 if let Some(d) = &v.detail {
-                    let _ = writeln!(md, "\n<details><summary>steps</summary>\n\n```\n{d}\n```\n</details>");
+                    let _ = writeln!(
+                        md,
+                        "\n<details><summary>steps</summary>\n\n```\n{d}\n```\n</details>"
+                    );
                 }
             }
             if t.violations.len() > 1 {
@@ -104,14 +107,23 @@ pub fn markdown(report: &RunReport) -> String {
     if listed(Status::Stale).next().is_some() {
         let _ = writeln!(md, "\n## Stale expected failures\n");
         for t in listed(Status::Stale) {
-            let _ = writeln!(md, "- `{}` passed: remove it from the expected-failures file", t.name);
+            let _ = writeln!(
+                md,
+                "- `{}` passed: remove it from the expected-failures file",
+                t.name
+            );
         }
     }
     if listed(Status::ExpectedFailure).next().is_some() {
         let _ = writeln!(md, "\n## Expected failures\n");
         for t in listed(Status::ExpectedFailure) {
             let e = t.expected_failure.as_ref();
-            let _ = write!(md, "- `{}`: {}", t.name, e.map_or("", |e| e.reason.as_str()));
+            let _ = write!(
+                md,
+                "- `{}`: {}",
+                t.name,
+                e.map_or("", |e| e.reason.as_str())
+            );
             if let Some(issue) = e.and_then(|e| e.issue.as_deref()) {
                 let _ = write!(md, " ({issue})");
             }
