@@ -23,6 +23,6 @@ for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$log")
 remote=(run -q --base-url "$url" --token bench-token --service-account-id ajebenchaccount --test-threads 1 --seed 1)
 echo "-- must level, generated part off:"
-"$bin" "${remote[@]}" --skip '[should]' --skip '[info]' --skip properties:: | grep "^conformance:"
+"$bin" "${remote[@]}" --level must --skip properties:: | grep "^conformance:"
 echo "-- defaults (24 sequences per property against a URL):"
 "$bin" "${remote[@]}" | grep "^conformance:"
