@@ -1,7 +1,9 @@
 //! JUnit XML from a [`RunReport`]: one testsuite per area, one testcase per trial. Contract
 //! failures and stale expectations are `<failure>`, harness errors `<error>`, skipped trials
 //! and expected failures `<skipped>` with the reason. The run's facts are testsuite
-//! properties, so the file alone says what was tested, how, and with which data.
+//! properties, so the file alone says what was tested, how, and with which data. Only the
+//! elements of the common JUnit schema are used (testcase properties are not), so Jenkins,
+//! GitLab and the GitHub report actions all read it.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -98,11 +100,17 @@ fn test_case(t: &TrialReport) -> TestCase {
     let mut case = TestCase::new(t.name.as_str(), status);
     case.set_classname(format!("accesskey-conformance.{}", t.area));
     case.set_time(std::time::Duration::from_secs_f64(t.duration_seconds));
-    case.add_property(Property::new("rule", t.rule));
-    case.add_property(Property::new("level", t.level.as_str()));
-    case.add_property(Property::new("requests", t.requests.to_string()));
-    if !t.observations.is_empty() {
-        case.set_system_out(t.observations.join("\n"));
+    // Testcase-level <properties> are outside the schema strict consumers validate against,
+    // so the rule, level and request count go to the first line of <system-out>.
+    let mut out = format!(
+        "rule {}, level {}, {} request(s)",
+        t.rule,
+        t.level.as_str(),
+        t.requests
+    );
+    for o in &t.observations {
+        out.push_str(&format!("\nobserved: {o}"));
     }
+    case.set_system_out(out);
     case
 }
