@@ -39,12 +39,15 @@ static SAMPLES: LazyLock<Vec<(Style, Sample)>> = LazyLock::new(|| {
                 let client = Client::new(Duration::from_secs(5), true).unwrap();
                 let url = server.base_url();
                 let api = Api::new(client, &url, &url, "bench-token".into());
-                let created = api.create("ajebenchaccount", "before").await.unwrap();
+                let created = api
+                    .send(&api.create("ajebenchaccount", "before"))
+                    .await
+                    .unwrap();
                 let json = created.json.unwrap();
                 let key_id = json["accessKey"]["id"].as_str().unwrap().to_string();
                 let body = r#"{"updateMask": "description", "description": "after"}"#;
                 let update = api
-                    .update(&key_id, Some(body.to_string()), Auth::Token)
+                    .send(&api.update(&key_id, Some(body.to_string()), Auth::Token))
                     .await
                     .unwrap();
                 Sample { update, key_id }

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::checks::response::Expect;
 use crate::cli::{RunArgs, ServeArgs};
-use crate::contract::Schemas;
+use crate::contract::{DocKind, Schemas};
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
@@ -175,17 +176,33 @@ pub fn run(args: RunArgs) -> ExitCode {
             },
         ),
     };
+    run.min_interval = args
+        .max_rps
+        .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
     let run = Arc::new(run);
 
     if !args.test.list {
-        // One cheap request first, so an unreachable target is one clear error, not 35.
-        let probe = rt.block_on(run.api.list(&run.service_account_id, None));
-        run.count_request();
-        if let Err(e) = probe {
-            return harness(format!(
-                "the target cannot be reached: {}",
-                run.redact(&e.to_string())
-            ));
+        // One cheap request first, so an unreachable or throttling target is one clear
+        // error, not one per trial.
+        let probe = rt.block_on(async {
+            let mut ctx = runner::Ctx::new(run.clone());
+            let list = run.api.list(&run.service_account_id, None);
+            ctx.call(list, Expect::new(DocKind::ListResponse)).await
+        });
+        match probe {
+            Ok(_) => {}
+            Err(runner::HarnessError::Transport(e)) => {
+                return harness(format!(
+                    "the target cannot be reached: {}",
+                    run.redact(&e.to_string())
+                ));
+            }
+            Err(e) => {
+                return harness(format!(
+                    "the target cannot be tested: {}",
+                    run.redact(&e.to_string())
+                ));
+            }
         }
         eprintln!("target: {base_url} (operations: {operation_url}); seed {seed}");
     }
@@ -369,6 +386,14 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     options.style = args.style;
     options.masks = args.masks;
     options.faults = args.fault;
+    options.throttle = args.throttle_every.map(|every| reference::Throttle {
+        every,
+        retry_after: args.retry_after,
+        only_429: false,
+        after_effect: false,
+    });
+    options.operation_not_found_reads = args.early_not_found;
+    options.poll_interval = args.poll_interval.filter(|s| s.is_finite() && *s >= 0.0);
     rt.block_on(async {
         let server = match reference::start(args.listen, options).await {
             Ok(s) => s,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::contract::Level;
-use crate::reference::{Fault, Masks, Mode, Style};
+use crate::reference::{Fault, Masks, Mode, RetryAfter, Style};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +40,15 @@ fn seconds(text: &str) -> Result<Duration, String> {
         Err(format!(
             "`{text}` must be more than 0 and at most 86400 seconds"
         ))
+    }
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 100_000.0 => Ok(v),
+        _ => Err(format!(
+            "`{text}` must be a number of requests per second above 0"
+        )),
     }
 }
 
@@ -109,6 +118,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub timeout: Duration,
 
+    /// At most this many requests per second, across all trial threads.
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    pub max_rps: Option<f64>,
+
     /// How long an operation may stay unfinished before rule O7 fails, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
     pub operation_timeout: Duration,
@@ -150,6 +163,22 @@ pub struct ServeArgs {
     /// How the open (U8) inputs are read: refused, or accepted with their documented readings.
     #[arg(long, value_enum, default_value = "strict")]
     pub masks: Masks,
+
+    /// Answer every N-th request 429 or 503 (alternately), as a quota-limited service does.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub throttle_every: Option<u32>,
+
+    /// With --throttle-every: how throttled answers say when to retry.
+    #[arg(long, value_enum, default_value = "seconds", value_name = "FORM")]
+    pub retry_after: RetryAfter,
+
+    /// Operations answer NOT_FOUND to their first N reads (a replicated operation service).
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub early_not_found: u32,
+
+    /// Send x-operation-poll-interval (seconds) with unfinished operations.
+    #[arg(long, value_name = "SECONDS")]
+    pub poll_interval: Option<f64>,
 
     /// Break one rule on purpose (for demonstrations and the project's tests).
     #[arg(long, hide = true, value_name = "FAULT")]

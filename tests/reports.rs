@@ -81,6 +81,10 @@ fn stable(text: &str) -> String {
             "[instant]",
         ),
         (r"[0-9a-f]{64}", "[digest]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
         (r#"time="[0-9.]+""#, r#"time="[s]""#),
         (
             r#""duration_seconds": [0-9.e-]+"#,

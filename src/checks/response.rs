@@ -15,6 +15,8 @@ pub struct Expect {
     pub key_id: Option<String>,
     /// Only Create may answer with the secret.
     pub secret_allowed: bool,
+    /// A 429/503 the harness retries: judged as an error response, but not as E3.
+    pub retryable: bool,
 }
 
 impl Expect {
@@ -23,6 +25,7 @@ impl Expect {
             kind,
             key_id: None,
             secret_allowed: false,
+            retryable: false,
         }
     }
 
@@ -90,7 +93,7 @@ pub fn check_response(
 ) -> Vec<Violation> {
     let mut found = Vec::new();
     let status = exchange.status;
-    if status >= 500 {
+    if status >= 500 && !expect.retryable {
         found.push(
             Violation::new(
                 "E3",

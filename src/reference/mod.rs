@@ -69,6 +69,36 @@ pub struct Options {
     pub counter_ids: bool,
     /// When set, every request is appended here (the benchmarks' record of a run).
     pub journal: Option<Journal>,
+    /// Answer some requests 429/503, as a quota-limited service does.
+    pub throttle: Option<Throttle>,
+    /// Reads of a fresh operation that answer NOT_FOUND before it becomes visible.
+    pub operation_not_found_reads: u32,
+    /// Sent as `x-operation-poll-interval` (seconds) with unfinished operations.
+    pub poll_interval: Option<f64>,
+}
+
+/// Throttling of the reference server: every `every`-th request (1 = all) is answered 429
+/// RESOURCE_EXHAUSTED or 503 UNAVAILABLE, alternately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub every: u32,
+    pub retry_after: RetryAfter,
+    /// Only 429 (never 503).
+    pub only_429: bool,
+    /// The request takes effect first and only its answer is replaced (a lost answer):
+    /// a retry without the same Idempotency-Key would act twice.
+    pub after_effect: bool,
+}
+
+/// How a throttled answer says when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryAfter {
+    /// No `Retry-After` header.
+    None,
+    /// `Retry-After: 0` (seconds).
+    Seconds,
+    /// `Retry-After` as an HTTP date (now).
+    Date,
 }
 
 /// One request as the server received it.
@@ -95,6 +125,9 @@ impl Options {
             faults: Vec::new(),
             counter_ids: false,
             journal: None,
+            throttle: None,
+            operation_not_found_reads: 0,
+            poll_interval: None,
         }
     }
 

@@ -14,13 +14,19 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::store::{Effect, OpKind, Render, Status, Store, code, http_status};
-use super::{Fault, Masks, Mode, Options};
+use super::{Fault, Masks, Mode, Options, RetryAfter};
 
 const KEYS: &str = "/iam/aws-compatibility/v1/accessKeys";
 
 struct Shared {
     options: Options,
     store: Mutex<Store>,
+    /// Requests seen (for throttling).
+    seen: std::sync::atomic::AtomicU64,
+    /// Answers to mutating requests, by Idempotency-Key: a repeat gets the first answer.
+    replies: Mutex<HashMap<String, (StatusCode, header::HeaderMap, Bytes)>>,
+    /// Reads of each operation so far (for `operation_not_found_reads`).
+    op_reads: Mutex<HashMap<String, u32>>,
 }
 
 type AppState = Arc<Shared>;
@@ -61,6 +67,9 @@ pub fn app(options: Options) -> Router {
     let state: AppState = Arc::new(Shared {
         options,
         store: Mutex::new(Store::default()),
+        seen: std::sync::atomic::AtomicU64::new(0),
+        replies: Mutex::new(HashMap::new()),
+        op_reads: Mutex::new(HashMap::new()),
     });
     Router::new()
         .route(KEYS, get(key_list).post(key_create))
@@ -72,8 +81,81 @@ pub fn app(options: Options) -> Router {
         .route("/operations/{id}", get(operation_get))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(state.clone(), idempotent))
+        .layer(middleware::from_fn_with_state(state.clone(), throttle))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Answers every `every`-th request 429 or 503 (before anything else happens to it).
+async fn throttle(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(t) = state.options.throttle else {
+        return next.run(request).await;
+    };
+    let n = state.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if n % u64::from(t.every.max(1)) != 0 {
+        return next.run(request).await;
+    }
+    if t.after_effect {
+        let _lost = next.run(request).await;
+    }
+    let status = if t.only_429 || (n / u64::from(t.every.max(1))) % 2 == 1 {
+        Status::new(
+            code::RESOURCE_EXHAUSTED,
+            "request quota exceeded, retry later",
+        )
+    } else {
+        Status::new(code::UNAVAILABLE, "the service is busy, retry later")
+    };
+    let mut response = state.error(status);
+    let value = match t.retry_after {
+        RetryAfter::None => None,
+        RetryAfter::Seconds => Some("0".to_string()),
+        RetryAfter::Date => Some(
+            chrono::Utc::now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        ),
+    };
+    if let Some(v) = value.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// A POST, PATCH or DELETE repeated with the same Idempotency-Key gets the first answer again
+/// and has no further effect.
+async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mutating = matches!(request.method().as_str(), "POST" | "PATCH" | "DELETE");
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|k| format!("{} {} {k}", request.method(), request.uri().path()));
+    let (true, Some(key)) = (mutating, key) else {
+        return next.run(request).await;
+    };
+    if let Some((status, headers, body)) = lock(&state.replies).get(&key).cloned() {
+        let mut response = (status, body).into_response();
+        *response.headers_mut() = headers;
+        return response;
+    }
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return state.error(Status::new(
+            code::INTERNAL,
+            "the answer could not be buffered",
+        ));
+    };
+    if parts.status.as_u16() < 500 && parts.status.as_u16() != 429 {
+        lock(&state.replies).insert(key, (parts.status, parts.headers.clone(), bytes.clone()));
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Appends the request to the journal, when there is one.
@@ -467,10 +549,24 @@ async fn key_delete(State(state): State<AppState>, Path(id): Path<String>) -> Re
     respond_operation(&state, &op_id)
 }
 
+/// An operation as JSON; unfinished ones carry the poll-interval hint when one is set.
+fn operation_response(state: &Shared, op: &super::store::Operation) -> Response {
+    let mut response = json_response(200, state.render().operation(op));
+    if let Some(seconds) = state.options.poll_interval
+        && op.result.is_none()
+        && let Ok(v) = header::HeaderValue::from_str(&seconds.to_string())
+    {
+        response
+            .headers_mut()
+            .insert("x-operation-poll-interval", v);
+    }
+    response
+}
+
 fn respond_operation(state: &Shared, op_id: &str) -> Response {
     let op = state.store().operations.get(op_id).cloned();
     match op {
-        Some(op) => json_response(200, state.render().operation(&op)),
+        Some(op) => operation_response(state, &op),
         None => state.error(Status::new(code::INTERNAL, "operation vanished")),
     }
 }
@@ -498,10 +594,23 @@ async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) ->
             format!("operation {id} not found"),
         ));
     }
+    // A fresh operation may not be visible yet, as with a replicated operation service.
+    let reads = {
+        let mut reads = lock(&state.op_reads);
+        let n = reads.entry(id.clone()).or_insert(0);
+        *n += 1;
+        *n
+    };
+    if reads <= state.options.operation_not_found_reads {
+        return state.error(Status::new(
+            code::NOT_FOUND,
+            format!("operation {id} not found"),
+        ));
+    }
     state.store().poll(&state.options, &id);
     let op = state.store().operations.get(&id).cloned();
     match op {
-        Some(op) => json_response(200, state.render().operation(&op)),
+        Some(op) => operation_response(&state, &op),
         None => state.error(Status::new(
             code::NOT_FOUND,
             format!("operation {id} not found"),

@@ -12,7 +12,7 @@ use crate::checks::response::{Expect, check_response};
 use crate::checks::update::UpdateOutcome;
 use crate::checks::{Violation, operation};
 use crate::contract::DocKind;
-use crate::target::{Auth, Exchange, TransportError};
+use crate::target::{Auth, Exchange, Request, TransportError};
 
 /// Why a trial could not test: the harness's problem or an unusable target, not a verdict.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,6 +21,31 @@ pub enum HarnessError {
     Transport(#[from] TransportError),
     #[error("{0}")]
     Setup(String),
+    /// The target kept answering 429/503 beyond the retry budget.
+    #[error("{0}")]
+    Throttled(String),
+}
+
+/// At most this many sends of one request (the first and its retries).
+const MAX_ATTEMPTS: u32 = 6;
+/// At most this long waiting between the retries of one request.
+const RETRY_BUDGET: Duration = Duration::from_secs(30);
+
+/// A factor in [0.5, 1.5) from the system's random source, to spread retries out.
+fn jitter() -> f64 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    0.5 + f64::from(u16::from_le_bytes([b[0], b[1]])) / 65536.0
+}
+
+/// How long the target asks to wait (`Retry-After`: seconds, or an HTTP date).
+pub fn retry_after(exchange: &Exchange) -> Option<Duration> {
+    let value = exchange.header("retry-after")?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.signed_duration_since(chrono::Utc::now());
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// The state of one trial.
@@ -55,20 +80,52 @@ impl Ctx {
         self.observations.push(text.into());
     }
 
-    /// Awaits one request, checks the answer, keeps the exchange.
+    /// Sends one request, checks the answer, keeps the exchange. A 429 or 503 answer is
+    /// checked as an error response and the request retried (same Idempotency-Key) after
+    /// `Retry-After` or an exponential back-off with jitter, within [`MAX_ATTEMPTS`] and
+    /// [`RETRY_BUDGET`]; staying throttled is a harness error, not a verdict.
     pub async fn call(
         &mut self,
-        request: impl Future<Output = Result<Exchange, TransportError>>,
+        request: Request,
         expect: Expect,
     ) -> Result<Exchange, HarnessError> {
-        self.run.count_request();
-        self.requests += 1;
-        let exchange = request.await?;
-        let secrets = self.run.secrets();
-        let found = check_response(&exchange, &expect, &self.run.schemas, &secrets);
-        self.violations.extend(found);
-        self.exchanges.push(exchange.clone());
-        Ok(exchange)
+        let mut waited = Duration::ZERO;
+        let mut backoff = Duration::from_millis(50);
+        for attempt in 1.. {
+            self.run.pace().await;
+            self.run.count_request();
+            self.requests += 1;
+            let exchange = self.run.api.send(&request).await?;
+            let throttled = matches!(exchange.status, 429 | 503);
+            let mut expect = expect.clone();
+            expect.retryable = throttled;
+            let secrets = self.run.secrets();
+            let found = check_response(&exchange, &expect, &self.run.schemas, &secrets);
+            self.violations.extend(found);
+            self.exchanges.push(exchange.clone());
+            if !throttled {
+                return Ok(exchange);
+            }
+            let wait = retry_after(&exchange).unwrap_or_else(|| backoff.mul_f64(jitter()));
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            if attempt >= MAX_ATTEMPTS || waited + wait > RETRY_BUDGET {
+                return Err(HarnessError::Throttled(format!(
+                    "{} was answered {} {} time(s) in a row{}; giving up after waiting {:.1} s",
+                    exchange.request_line(),
+                    exchange.status,
+                    attempt,
+                    if waited + wait > RETRY_BUDGET {
+                        format!(" (it asks to wait {:.1} s more)", wait.as_secs_f64())
+                    } else {
+                        String::new()
+                    },
+                    waited.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+        unreachable!("the loop returns")
     }
 
     /// Creates a key owned by this trial (deleted when the trial ends) and returns it.

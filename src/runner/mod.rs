@@ -152,6 +152,9 @@ pub struct Run {
     pub operation_timeout: Duration,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
+    /// `--max-rps`: the least time between two requests.
+    pub min_interval: Option<Duration>,
+    next_slot: Mutex<tokio::time::Instant>,
     secrets: Mutex<Vec<String>>,
     /// A searcher over `secrets`, rebuilt when one is added (X1 runs on every answer).
     scanner: Mutex<Arc<Secrets>>,
@@ -180,6 +183,8 @@ impl Run {
             operation_timeout,
             runtime,
             generation: Generation { seed: 0, cases: 0 },
+            min_interval: None,
+            next_slot: Mutex::new(tokio::time::Instant::now()),
             secrets: Mutex::new(Vec::new()),
             scanner: Mutex::new(Arc::new(Secrets::default())),
             redacted: Mutex::new(vec![token.to_string()]),
@@ -189,6 +194,21 @@ impl Run {
             records: Mutex::new(Vec::new()),
             tour: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Waits for the next request slot under `--max-rps` (shared by all trial threads).
+    pub async fn pace(&self) {
+        let Some(interval) = self.min_interval else {
+            return;
+        };
+        let slot = {
+            let mut next = lock(&self.next_slot);
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
     }
 
     pub fn count_request(&self) {

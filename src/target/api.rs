@@ -1,8 +1,11 @@
-//! [`Api`]: the REST surface of the access keys service as plain calls, each returning the
-//! [`Exchange`] it made. No checking happens here.
+//! [`Api`]: the REST surface of the access keys service: each method builds the [`Request`]
+//! for one call, and [`Api::send`] sends it with the current credentials. No checking, and no
+//! retrying, happens here (see `runner::Ctx::call`).
 
 use reqwest::Method;
 use serde_json::json;
+
+use std::sync::{Arc, RwLock};
 
 use super::{Client, Exchange, Request, TransportError};
 
@@ -27,7 +30,8 @@ pub struct Api {
     pub base_url: String,
     /// Operation service base URL without a trailing slash.
     pub operation_url: String,
-    token: String,
+    /// The current IAM token; replaced when credentials are refreshed.
+    token: Arc<RwLock<String>>,
 }
 
 /// Percent-encodes one path segment (ids come from the target and are not trusted).
@@ -43,38 +47,59 @@ fn segment(s: &str) -> String {
     out
 }
 
+/// A request that may be sent more than once (retries): a mutating one carries a fresh
+/// Idempotency-Key that every retry repeats, so a retried Create cannot make two keys.
+fn request(method: Method, url: String, auth: Auth, body: Option<String>) -> Request {
+    let headers = if matches!(method, Method::POST | Method::PATCH | Method::DELETE) {
+        vec![(
+            "Idempotency-Key".to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        )]
+    } else {
+        Vec::new()
+    };
+    Request {
+        method,
+        url,
+        auth,
+        headers,
+        body,
+    }
+}
+
 impl Api {
     pub fn new(client: Client, base_url: &str, operation_url: &str, token: String) -> Self {
         Api {
             client,
             base_url: base_url.trim_end_matches('/').to_string(),
             operation_url: operation_url.trim_end_matches('/').to_string(),
-            token,
+            token: Arc::new(RwLock::new(token)),
+        }
+    }
+
+    /// The token requests carry now.
+    pub fn token(&self) -> String {
+        self.token.read().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    pub fn set_token(&self, token: String) {
+        if let Ok(mut t) = self.token.write() {
+            *t = token;
         }
     }
 
     fn authorization(&self, auth: Auth) -> Option<String> {
         match auth {
-            Auth::Token => Some(format!("Bearer {}", self.token)),
+            Auth::Token => Some(format!("Bearer {}", self.token())),
             Auth::Missing => None,
             Auth::Invalid => Some("Bearer t1.invalid-token-from-accesskey-conformance".into()),
         }
     }
 
-    async fn call(
-        &self,
-        method: Method,
-        url: String,
-        auth: Auth,
-        body: Option<String>,
-    ) -> Result<Exchange, TransportError> {
+    /// Sends a request once, with the credentials of the moment.
+    pub async fn send(&self, request: &Request) -> Result<Exchange, TransportError> {
         self.client
-            .send(Request {
-                method,
-                url,
-                authorization: self.authorization(auth),
-                body,
-            })
+            .send(request, self.authorization(request.auth))
             .await
     }
 
@@ -82,26 +107,17 @@ impl Api {
         format!("{}{KEYS_PATH}/{}", self.base_url, segment(id))
     }
 
-    pub async fn create(
-        &self,
-        service_account_id: &str,
-        description: &str,
-    ) -> Result<Exchange, TransportError> {
+    pub fn create(&self, service_account_id: &str, description: &str) -> Request {
         let body = json!({"serviceAccountId": service_account_id, "description": description});
         let url = format!("{}{KEYS_PATH}", self.base_url);
-        self.call(Method::POST, url, Auth::Token, Some(body.to_string()))
-            .await
+        request(Method::POST, url, Auth::Token, Some(body.to_string()))
     }
 
-    pub async fn get(&self, id: &str, auth: Auth) -> Result<Exchange, TransportError> {
-        self.call(Method::GET, self.key_url(id), auth, None).await
+    pub fn get(&self, id: &str, auth: Auth) -> Request {
+        request(Method::GET, self.key_url(id), auth, None)
     }
 
-    pub async fn list(
-        &self,
-        service_account_id: &str,
-        page_token: Option<&str>,
-    ) -> Result<Exchange, TransportError> {
+    pub fn list(&self, service_account_id: &str, page_token: Option<&str>) -> Request {
         let mut url = format!(
             "{}{KEYS_PATH}?serviceAccountId={}",
             self.base_url,
@@ -110,35 +126,29 @@ impl Api {
         if let Some(token) = page_token {
             url.push_str(&format!("&pageToken={}", segment(token)));
         }
-        self.call(Method::GET, url, Auth::Token, None).await
+        request(Method::GET, url, Auth::Token, None)
     }
 
     /// PATCH with a raw body (`None` sends no body at all).
-    pub async fn update(
-        &self,
-        id: &str,
-        body: Option<String>,
-        auth: Auth,
-    ) -> Result<Exchange, TransportError> {
-        self.call(Method::PATCH, self.key_url(id), auth, body).await
+    pub fn update(&self, id: &str, body: Option<String>, auth: Auth) -> Request {
+        request(Method::PATCH, self.key_url(id), auth, body)
     }
 
-    pub async fn delete(&self, id: &str) -> Result<Exchange, TransportError> {
-        self.call(Method::DELETE, self.key_url(id), Auth::Token, None)
-            .await
+    pub fn delete(&self, id: &str) -> Request {
+        request(Method::DELETE, self.key_url(id), Auth::Token, None)
     }
 
-    pub async fn list_operations(&self, id: &str) -> Result<Exchange, TransportError> {
+    pub fn list_operations(&self, id: &str) -> Request {
         let url = format!("{}/operations", self.key_url(id));
-        self.call(Method::GET, url, Auth::Token, None).await
+        request(Method::GET, url, Auth::Token, None)
     }
 
-    pub async fn get_operation(&self, operation_id: &str) -> Result<Exchange, TransportError> {
+    pub fn get_operation(&self, operation_id: &str) -> Request {
         let url = format!(
             "{}/operations/{}",
             self.operation_url,
             segment(operation_id)
         );
-        self.call(Method::GET, url, Auth::Token, None).await
+        request(Method::GET, url, Auth::Token, None)
     }
 }

@@ -52,12 +52,16 @@ impl Exchange {
         snippet(&self.body)
     }
 
-    /// A curl command that repeats the request; the token stays a variable.
+    /// A curl command that repeats the request; the token stays a variable, and the
+    /// Idempotency-Key is left out so that the repeat acts again.
     pub fn curl(&self) -> String {
         let mut cmd = format!("curl -sS -X {} '{}'", self.method, self.url);
         for (name, value) in &self.request_headers {
             if name.eq_ignore_ascii_case("authorization") {
                 cmd.push_str(" -H \"Authorization: Bearer $YC_TOKEN\"");
+            } else if name.eq_ignore_ascii_case("idempotency-key") {
+                // A repeat must be a new request, not a replay the server answers from memory.
+                continue;
             } else {
                 cmd.push_str(&format!(" -H '{name}: {value}'"));
             }
@@ -94,13 +98,15 @@ pub struct Client {
     timeout: Duration,
 }
 
-/// A request about to be sent.
+/// A request about to be sent (possibly more than once).
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: reqwest::Method,
     pub url: String,
-    /// The full Authorization header value, or none.
-    pub authorization: Option<String>,
+    /// Which credentials it carries; the header is made at each send.
+    pub auth: Auth,
+    /// Further headers (Idempotency-Key).
+    pub headers: Vec<(String, String)>,
     /// A raw body: the harness sends malformed bodies on purpose.
     pub body: Option<String>,
 }
@@ -121,8 +127,13 @@ impl Client {
         Ok(Client { http, timeout })
     }
 
-    /// Sends `req` and reads the answer under one deadline.
-    pub async fn send(&self, req: Request) -> Result<Exchange, TransportError> {
+    /// Sends `req` with `authorization` (the full header value) and reads the answer under
+    /// one deadline.
+    pub async fn send(
+        &self,
+        req: &Request,
+        authorization: Option<String>,
+    ) -> Result<Exchange, TransportError> {
         let fail = |reason: String| TransportError {
             method: req.method.to_string(),
             url: req.url.clone(),
@@ -130,9 +141,13 @@ impl Client {
         };
         let mut request_headers = Vec::new();
         let mut builder = self.http.request(req.method.clone(), &req.url);
-        if let Some(auth) = &req.authorization {
+        if let Some(auth) = &authorization {
             builder = builder.header(reqwest::header::AUTHORIZATION, auth);
             request_headers.push(("Authorization".to_string(), "Bearer [redacted]".to_string()));
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+            request_headers.push((name.clone(), value.clone()));
         }
         if let Some(body) = &req.body {
             builder = builder

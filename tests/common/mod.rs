@@ -24,6 +24,11 @@ pub fn start_reference(mode: Mode, style: Style, masks: Masks, faults: Vec<Fault
     options.style = style;
     options.masks = masks;
     options.faults = faults;
+    start_with(options)
+}
+
+/// A reference server with these options (token [`TOKEN`] unless they say otherwise).
+pub fn start_with(options: Options) -> String {
     let server = runtime()
         .block_on(reference::start(
             SocketAddr::from(([127, 0, 0, 1], 0)),

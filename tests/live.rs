@@ -1,0 +1,117 @@
+//! Ready for a live target: throttling with and without Retry-After, answers lost after the
+//! request took effect (Idempotency-Key), slow and replicated operation services, request
+//! pacing. Each runs the binary against a reference server that behaves that way.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use accesskey_conformance::reference::{Mode, Options, RetryAfter, Throttle};
+use common::{ACCOUNT, TOKEN, run_against, start_with};
+use serde_json::Value;
+
+const SMALL: &[&str] = &["--proptest-cases", "3"];
+
+fn throttled(every: u32, retry_after: RetryAfter, only_429: bool, after_effect: bool) -> String {
+    let mut options = Options::new(TOKEN);
+    options.throttle = Some(Throttle {
+        every,
+        retry_after,
+        only_429,
+        after_effect,
+    });
+    start_with(options)
+}
+
+/// The access keys the server holds for the test account.
+fn keys_on(url: &str) -> usize {
+    let listed = common::runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!(
+                "{url}/iam/aws-compatibility/v1/accessKeys?serviceAccountId={ACCOUNT}"
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    listed["accessKeys"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn one_in_ten_throttled_with_retry_after_passes() {
+    for form in [RetryAfter::Seconds, RetryAfter::Date] {
+        let url = throttled(10, form, false, false);
+        let v = run_against(&url, SMALL);
+        assert_eq!(v.code, 0, "{form:?}: {v:#?}");
+        assert_eq!(keys_on(&url), 0);
+    }
+}
+
+#[test]
+fn one_in_ten_throttled_without_retry_after_passes() {
+    let url = throttled(10, RetryAfter::None, false, false);
+    let v = run_against(&url, SMALL);
+    assert_eq!(v.code, 0, "{v:#?}");
+    assert_eq!(keys_on(&url), 0);
+}
+
+#[test]
+fn always_throttled_is_a_harness_error_and_leaves_nothing() {
+    let url = throttled(1, RetryAfter::Seconds, true, false);
+    let started = std::time::Instant::now();
+    let v = run_against(&url, SMALL);
+    assert_eq!(v.code, 3, "{v:#?}");
+    assert!(v.stderr.contains("429"), "{}", v.stderr);
+    assert!(!v.stderr.contains(TOKEN));
+    assert!(started.elapsed().as_secs() < 30, "gave up too slowly");
+    assert_eq!(keys_on(&url), 0);
+}
+
+/// Every fourth answer is lost after the request took effect; the retries carry the same
+/// Idempotency-Key, so no Create runs twice and nothing is left behind.
+#[test]
+fn lost_answers_are_retried_without_acting_twice() {
+    let url = throttled(4, RetryAfter::Seconds, false, true);
+    let v = run_against(&url, SMALL);
+    assert_eq!(v.code, 0, "{v:#?}");
+    assert!(v.stdout.contains("left 0"), "{}", v.stdout);
+    assert_eq!(keys_on(&url), 0, "a retried create made a second key");
+}
+
+#[test]
+fn replicated_operations_with_a_poll_interval_pass() {
+    let mut options = Options::new(TOKEN);
+    options.mode = Mode::Async;
+    options.operation_not_found_reads = 2;
+    options.poll_interval = Some(0.01);
+    let url = start_with(options);
+    let v = run_against(&url, SMALL);
+    assert_eq!(v.code, 0, "{v:#?}");
+}
+
+#[test]
+fn max_rps_paces_the_requests() {
+    let url = start_with(Options::new(TOKEN));
+    let started = std::time::Instant::now();
+    let v = run_against(
+        &url,
+        &[
+            "--max-rps",
+            "200",
+            "--level",
+            "must",
+            "--skip",
+            "properties::",
+        ],
+    );
+    assert_eq!(v.code, 0, "{v:#?}");
+    // About 130 requests at 200 per second take at least half a second.
+    assert!(
+        started.elapsed().as_millis() >= 500,
+        "{:?}",
+        started.elapsed()
+    );
+}
