@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::checks::response::Expect;
-use crate::cli::{RunArgs, ServeArgs};
+use crate::cli::{CleanupArgs, RunArgs, ServeArgs};
 use crate::contract::{DocKind, Schemas};
 use crate::exit;
 use crate::reference::{self, Options};
@@ -179,6 +179,25 @@ pub fn run(args: RunArgs) -> ExitCode {
     run.min_interval = args
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
+    run.keep_keys = args.keep_keys;
+    // A ledger for a real target (the embedded server's keys die with the process anyway).
+    let ledger_path = match (&args.ledger, args.base_url.is_some()) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) if !args.test.list => Some(runner::ledger::default_path()),
+        (None, _) => None,
+    };
+    if let Some(path) = &ledger_path {
+        match runner::ledger::LedgerFile::create(
+            path,
+            &base_url,
+            &operation_url,
+            &run.service_account_id,
+            args.ledger.is_some(),
+        ) {
+            Ok(file) => run.ledger_file = Some(file),
+            Err(e) => return usage(e),
+        }
+    }
     let run = Arc::new(run);
 
     if !args.test.list {
@@ -243,6 +262,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             created,
             deleted,
             left,
+            kept: args.keep_keys,
         },
         filtered: args.test.filter.is_some() || !args.test.skip.is_empty(),
         interrupted: plan.interrupted.load(Ordering::SeqCst),
@@ -250,6 +270,19 @@ pub fn run(args: RunArgs) -> ExitCode {
     let report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
 
     print!("{}", report::console::closing(&report));
+    let ledger_written = run.ledger_file.as_ref().is_some_and(|l| l.written());
+    if let (Some(path), true) = (&ledger_path, ledger_written) {
+        if !report.keys.left.is_empty() {
+            eprintln!(
+                "ledger: {} (accesskey-conformance cleanup --ledger {} deletes what it lists)",
+                path.display(),
+                path.display()
+            );
+        } else if args.ledger.is_none() {
+            // Nothing to clean up: the default ledger has done its job.
+            let _ = std::fs::remove_file(path);
+        }
+    }
     if let Err(e) = write_reports(&report, &args) {
         return harness(e);
     }
@@ -370,6 +403,92 @@ fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
             );
         }
     });
+}
+
+/// `accesskey-conformance cleanup`: deletes what a ledger lists as still present.
+pub fn cleanup(args: CleanupArgs) -> ExitCode {
+    let ledger = match runner::ledger::read(&args.ledger) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let base = match parse_base_url(
+        "the base URL",
+        args.base_url.as_deref().unwrap_or(&ledger.base_url),
+    ) {
+        Ok(u) => u,
+        Err(e) => return usage(e),
+    };
+    let operation = args
+        .operation_url
+        .clone()
+        .unwrap_or_else(|| ledger.operation_url.clone());
+    let operation = match parse_base_url("the operation URL", &operation) {
+        Ok(u) => u,
+        Err(e) => return usage(e),
+    };
+    let Some(token) = args.token.clone().filter(|t| !t.trim().is_empty()) else {
+        return usage("cleanup needs an IAM token: pass --token or set YC_TOKEN");
+    };
+    if ledger.pending.is_empty() {
+        println!(
+            "cleanup: the ledger lists {} key(s), all already deleted",
+            ledger.created
+        );
+        return exit::code(exit::PASSED);
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
+    };
+    let client = match Client::new(args.timeout, is_loopback(&base)) {
+        Ok(c) => c,
+        Err(e) => return harness(e),
+    };
+    let schemas = match Schemas::embedded() {
+        Ok(s) => s,
+        Err(e) => return harness(e),
+    };
+    let api = Api::new(client, base.as_str(), operation.as_str(), token.clone());
+    let mut run = Run::new(
+        api,
+        schemas,
+        ledger.service_account_id.clone(),
+        std::time::Duration::from_secs(60),
+        rt.handle().clone(),
+        &token,
+    );
+    // Deletions are written to the same ledger, so a second cleanup knows what is done.
+    match runner::ledger::LedgerFile::append_to(&args.ledger) {
+        Ok(file) => run.ledger_file = Some(file),
+        Err(e) => return usage(e),
+    }
+    let run = Arc::new(run);
+    let mut failed = Vec::new();
+    rt.block_on(async {
+        let mut ctx = runner::Ctx::new(run.clone());
+        for id in &ledger.pending {
+            run.ledger_track(id);
+            match ctx.delete(id).await {
+                Ok(true) => println!("deleted {id}"),
+                Ok(false) => failed.push(format!("{id}: the target did not delete it")),
+                Err(e) => failed.push(format!("{id}: {}", run.redact(&e.to_string()))),
+            }
+        }
+    });
+    println!(
+        "cleanup: {} key(s) pending in the ledger, {} deleted or already gone, {} failed",
+        ledger.pending.len(),
+        ledger.pending.len() - failed.len(),
+        failed.len()
+    );
+    if failed.is_empty() {
+        exit::code(exit::PASSED)
+    } else {
+        for f in &failed {
+            eprintln!("error: {f}");
+        }
+        exit::code(exit::HARNESS_ERROR)
+    }
 }
 
 /// `accesskey-conformance serve`.

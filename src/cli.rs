@@ -27,6 +27,31 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the reference implementation of the API.
     Serve(ServeArgs),
+    /// Delete the keys a run left behind, as its ledger file lists them.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The ledger file of the run (its path is printed when keys are left).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: PathBuf,
+
+    /// IAM token for the target (never printed).
+    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// IAM base URL, when it differs from the one the ledger names.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Base URL of the operation service, when it differs from the ledger's.
+    #[arg(long, value_name = "URL")]
+    pub operation_url: Option<String>,
+
+    /// Deadline of one request, body included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub timeout: Duration,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
@@ -117,6 +142,15 @@ pub struct RunArgs {
     /// Deadline of one request, body included, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub timeout: Duration,
+
+    /// Write the ledger of created keys here (default with --base-url: a new file in the
+    /// system temp directory, removed when the run leaves nothing behind).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// Do not delete the keys the run creates (for debugging); `cleanup --ledger` removes them.
+    #[arg(long)]
+    pub keep_keys: bool,
 
     /// At most this many requests per second, across all trial threads.
     #[arg(long, value_name = "N", value_parser = positive_rate)]

@@ -19,5 +19,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => accesskey_conformance::app::run(*args),
         Command::Serve(args) => accesskey_conformance::app::serve(args),
+        Command::Cleanup(args) => accesskey_conformance::app::cleanup(args),
     }
 }

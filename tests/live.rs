@@ -115,3 +115,102 @@ fn max_rps_paces_the_requests() {
         started.elapsed()
     );
 }
+
+/// A run killed with SIGKILL leaves keys; `cleanup --ledger` deletes exactly those.
+#[cfg(unix)]
+#[test]
+fn a_killed_run_is_cleaned_up_from_its_ledger() {
+    let mut options = Options::new(TOKEN);
+    options.mode = Mode::Async;
+    let url = start_with(options);
+    let ledger = std::env::temp_dir().join(format!("akc-killed-{}.ledger", std::process::id()));
+    std::fs::remove_file(&ledger).ok();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
+        .args([
+            "run",
+            "-q",
+            "--base-url",
+            &url,
+            "--token",
+            TOKEN,
+            "--service-account-id",
+            ACCOUNT,
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run holds keys, then kill it without warning.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while keys_on(&url) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = keys_on(&url);
+    assert!(left > 0, "the kill came too late to leave keys behind");
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(!text.contains(TOKEN), "the ledger holds the token");
+
+    let out = common::harness(&[
+        "cleanup",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--token",
+        TOKEN,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(keys_on(&url), 0, "{stdout}");
+    // A second cleanup finds nothing to do.
+    let again = common::harness(&[
+        "cleanup",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--token",
+        TOKEN,
+    ]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("all already deleted"));
+    std::fs::remove_file(&ledger).ok();
+}
+
+/// --keep-keys leaves every key in place, says so, and the ledger can remove them later.
+#[test]
+fn kept_keys_stay_until_cleanup() {
+    let url = start_with(Options::new(TOKEN));
+    let ledger = std::env::temp_dir().join(format!("akc-kept-{}.ledger", std::process::id()));
+    std::fs::remove_file(&ledger).ok();
+    let v = run_against(
+        &url,
+        &[
+            "--keep-keys",
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--level",
+            "must",
+            "--skip",
+            "properties::",
+        ],
+    );
+    assert_eq!(v.code, 0, "{v:#?}");
+    let kept = keys_on(&url);
+    assert!(kept > 0);
+    let out = common::harness(&[
+        "cleanup",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--token",
+        TOKEN,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(keys_on(&url), 0);
+    std::fs::remove_file(&ledger).ok();
+}

@@ -153,6 +153,8 @@ pub struct Keys {
     pub created: usize,
     pub deleted: usize,
     pub left: Vec<String>,
+    /// `--keep-keys`: the keys were left on purpose.
+    pub kept: bool,
 }
 
 /// Facts of the run that are not in the outcome log.
@@ -280,7 +282,7 @@ impl RunReport {
                 }
             }
         }
-        if !facts.keys.left.is_empty() {
+        if !facts.keys.left.is_empty() && !facts.keys.kept {
             problems.push(format!(
                 "keys the run created are still present: {}",
                 facts.keys.left.join(", ")

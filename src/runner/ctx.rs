@@ -318,6 +318,10 @@ impl Ctx {
     /// Deletes every key this trial created and has not deleted yet.
     pub async fn clean_up(&mut self) -> Result<(), HarnessError> {
         let mut result = Ok(());
+        if self.run.keep_keys {
+            self.created.clear();
+            return result;
+        }
         for id in std::mem::take(&mut self.created) {
             if self.run.ledger_is_deleted(&id) {
                 continue;

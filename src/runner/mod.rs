@@ -3,6 +3,7 @@
 //! runs them on one tokio runtime and records an [`Outcome`] per trial.
 
 mod ctx;
+pub mod ledger;
 
 pub use ctx::{Ctx, HarnessError};
 
@@ -160,6 +161,10 @@ pub struct Run {
     scanner: Mutex<Arc<Secrets>>,
     redacted: Mutex<Vec<String>>,
     ledger: Mutex<BTreeMap<String, bool>>,
+    /// The ledger file, when the run keeps one.
+    pub ledger_file: Option<ledger::LedgerFile>,
+    /// `--keep-keys`: keys are not deleted at the end of their trial nor in the sweep.
+    pub keep_keys: bool,
     requests: AtomicU64,
     generated_steps: AtomicU64,
     records: Mutex<Vec<Record>>,
@@ -189,6 +194,8 @@ impl Run {
             scanner: Mutex::new(Arc::new(Secrets::default())),
             redacted: Mutex::new(vec![token.to_string()]),
             ledger: Mutex::new(BTreeMap::new()),
+            ledger_file: None,
+            keep_keys: false,
             requests: AtomicU64::new(0),
             generated_steps: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
@@ -250,11 +257,23 @@ impl Run {
     }
 
     pub fn ledger_add(&self, id: &str) {
+        let new = lock(&self.ledger).insert(id.to_string(), false).is_none();
+        if let (true, Some(file)) = (new, &self.ledger_file) {
+            file.created(id);
+        }
+    }
+
+    /// Tracks a key created earlier (by a run whose ledger is being cleaned up) without
+    /// writing it down again.
+    pub fn ledger_track(&self, id: &str) {
         lock(&self.ledger).entry(id.to_string()).or_insert(false);
     }
 
     pub fn ledger_deleted(&self, id: &str) {
         if let Some(deleted) = lock(&self.ledger).get_mut(id) {
+            if !*deleted && let Some(file) = &self.ledger_file {
+                file.deleted(id);
+            }
             *deleted = true;
         }
     }
@@ -287,7 +306,7 @@ impl Run {
     /// Deletes what the trials left behind; returns the ids still present afterwards.
     pub fn sweep(self: &Arc<Self>) -> Vec<String> {
         let (_, _, left) = self.ledger_counts();
-        if left.is_empty() {
+        if left.is_empty() || self.keep_keys {
             return left;
         }
         let mut ctx = Ctx::new(self.clone());
