@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::checks::response::Expect;
-use crate::cli::{CleanupArgs, RunArgs, ServeArgs};
+use crate::cli::{AuthArgs, CleanupArgs, RunArgs, ServeArgs};
 use crate::contract::{DocKind, Schemas};
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
 use crate::runner::{self, Expected, Generation, Plan, Run};
+use crate::target::auth::{ServiceAccountKey, Source};
 use crate::target::{Api, Client};
 
 const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
@@ -97,7 +98,8 @@ pub fn run(args: RunArgs) -> ExitCode {
     let seed = args.seed.unwrap_or_else(random_seed);
 
     // The target: a URL from the user, or the embedded reference server.
-    let (base_url, operation_url, token, account, loopback, _server) = match &args.base_url {
+    let mut hidden: Vec<String> = Vec::new();
+    let (base_url, operation_url, source, account, loopback, _server) = match &args.base_url {
         Some(text) => {
             let base = match parse_base_url("--base-url", text) {
                 Ok(u) => u,
@@ -113,12 +115,20 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
                 None => base.to_string(),
             };
-            let Some(token) = args.token.clone().filter(|t| !t.trim().is_empty()) else {
-                return usage("a target URL needs an IAM token: pass --token or set YC_TOKEN");
+            let (source, key_account, secrets) = match credentials(&args.auth) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    return usage(
+                        "a target URL needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
+                    );
+                }
+                Err(e) => return usage(e),
             };
+            hidden = secrets;
             let Some(account) = args
                 .service_account_id
                 .clone()
+                .or(key_account)
                 .filter(|a| !a.trim().is_empty())
             else {
                 return usage(
@@ -126,7 +136,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 );
             };
             let loopback = is_loopback(&base);
-            (base.to_string(), operation, token, account, loopback, None)
+            (base.to_string(), operation, source, account, loopback, None)
         }
         None => {
             let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
@@ -149,14 +159,28 @@ pub fn run(args: RunArgs) -> ExitCode {
                 .service_account_id
                 .clone()
                 .unwrap_or_else(|| "ajeconformanceaccount".to_string());
-            (url.clone(), url, token, account, true, Some(server))
+            (
+                url.clone(),
+                url,
+                Source::Fixed(token),
+                account,
+                true,
+                Some(server),
+            )
         }
     };
     let client = match Client::new(args.timeout, loopback) {
         Ok(c) => c,
         Err(e) => return harness(e),
     };
-    let api = Api::new(client, &base_url, &operation_url, token.clone());
+    let api = match rt.block_on(Api::with_source(client, &base_url, &operation_url, source)) {
+        Ok(api) => api,
+        Err(e) if e.method == "token-command" => {
+            return usage(format!("cannot get an IAM token: {e}"));
+        }
+        Err(e) => return harness(format!("cannot get an IAM token: {e}")),
+    };
+    let token = api.token();
     let mut run = Run::new(
         api,
         schemas,
@@ -180,6 +204,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
     run.keep_keys = args.keep_keys;
+    for text in &hidden {
+        run.add_redacted(text);
+    }
     // A ledger for a real target (the embedded server's keys die with the process anyway).
     let ledger_path = match (&args.ledger, args.base_url.is_some()) {
         (Some(path), _) => Some(path.clone()),
@@ -405,6 +432,46 @@ fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
     });
 }
 
+/// A token source, the service account of its key (if any), and texts to redact.
+type Credentials = (Source, Option<String>, Vec<String>);
+
+/// The credentials the flags give: the token source, the key's service account, and texts to
+/// redact. `None` when no credentials were given. The key file wins over the command, and the
+/// command over a token (which may come from the environment).
+fn credentials(auth: &AuthArgs) -> Result<Option<Credentials>, String> {
+    if let Some(file) = auth
+        .service_account_key_file
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+    {
+        let key = ServiceAccountKey::load(file)?;
+        parse_base_url("--token-url", &auth.token_url)?;
+        let account = Some(key.service_account_id.clone());
+        let secrets = key.secrets();
+        let source = Source::Key {
+            key,
+            token_url: auth.token_url.clone(),
+        };
+        return Ok(Some((source, account, secrets)));
+    }
+    if let Some(command) = auth
+        .token_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return Ok(Some((
+            Source::Command(command.to_string()),
+            None,
+            Vec::new(),
+        )));
+    }
+    Ok(auth
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| (Source::Fixed(t.to_string()), None, Vec::new())))
+}
+
 /// `accesskey-conformance cleanup`: deletes what a ledger lists as still present.
 pub fn cleanup(args: CleanupArgs) -> ExitCode {
     let ledger = match runner::ledger::read(&args.ledger) {
@@ -426,8 +493,14 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return usage(e),
     };
-    let Some(token) = args.token.clone().filter(|t| !t.trim().is_empty()) else {
-        return usage("cleanup needs an IAM token: pass --token or set YC_TOKEN");
+    let (source, _, hidden) = match credentials(&args.auth) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return usage(
+                "cleanup needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
+            );
+        }
+        Err(e) => return usage(e),
     };
     if ledger.pending.is_empty() {
         println!(
@@ -448,7 +521,16 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return harness(e),
     };
-    let api = Api::new(client, base.as_str(), operation.as_str(), token.clone());
+    let api = match rt.block_on(Api::with_source(
+        client,
+        base.as_str(),
+        operation.as_str(),
+        source,
+    )) {
+        Ok(api) => api,
+        Err(e) => return harness(format!("cannot get an IAM token: {e}")),
+    };
+    let token = api.token();
     let mut run = Run::new(
         api,
         schemas,
@@ -457,6 +539,9 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         rt.handle().clone(),
         &token,
     );
+    for text in &hidden {
+        run.add_redacted(text);
+    }
     // Deletions are written to the same ledger, so a second cleanup knows what is done.
     match runner::ledger::LedgerFile::append_to(&args.ledger) {
         Ok(file) => run.ledger_file = Some(file),
@@ -512,6 +597,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         after_effect: false,
     });
     options.operation_not_found_reads = args.early_not_found;
+    if let Some(path) = &args.authorized_key {
+        match reference::AuthorizedKey::load(path) {
+            Ok(key) => options.authorized_key = Some(key),
+            Err(e) => return usage(format!("--authorized-key: {e}")),
+        }
+    }
     options.poll_interval = args.poll_interval.filter(|s| s.is_finite() && *s >= 0.0);
     rt.block_on(async {
         let server = match reference::start(args.listen, options).await {

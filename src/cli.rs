@@ -31,15 +31,41 @@ pub enum Command {
     Cleanup(CleanupArgs),
 }
 
+/// How the harness authenticates to a target. When several are given, the key file wins over
+/// the command, and the command over the token.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// IAM token for the target (never printed).
+    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// A command that prints an IAM token, e.g. `yc iam create-token`; run again to refresh.
+    #[arg(long, value_name = "CMD")]
+    pub token_command: Option<String>,
+
+    /// A service account authorized key (path, or the JSON itself): the harness signs a
+    /// PS256 JWT and exchanges it for IAM tokens, renewing them before they expire.
+    #[arg(
+        long,
+        env = "YC_SERVICE_ACCOUNT_KEY_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub service_account_key_file: Option<String>,
+
+    /// The IAM tokens endpoint for --service-account-key-file.
+    #[arg(long, value_name = "URL", default_value = crate::target::auth::DEFAULT_TOKEN_URL)]
+    pub token_url: String,
+}
+
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// The ledger file of the run (its path is printed when keys are left).
     #[arg(long, value_name = "PATH")]
     pub ledger: PathBuf,
 
-    /// IAM token for the target (never printed).
-    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     /// IAM base URL, when it differs from the one the ledger names.
     #[arg(long, value_name = "URL")]
@@ -89,9 +115,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub operation_url: Option<String>,
 
-    /// IAM token for the target (never printed).
-    #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     /// Service account that owns the keys the run creates (required with --base-url).
     #[arg(long, value_name = "ID")]
@@ -213,6 +238,11 @@ pub struct ServeArgs {
     /// Send x-operation-poll-interval (seconds) with unfinished operations.
     #[arg(long, value_name = "SECONDS")]
     pub poll_interval: Option<f64>,
+
+    /// Accept JWTs signed with this service account key at POST /iam/v1/tokens (the key's
+    /// JSON with `id`, `service_account_id` and `public_key`).
+    #[arg(long, value_name = "FILE")]
+    pub authorized_key: Option<PathBuf>,
 
     /// Break one rule on purpose (for demonstrations and the project's tests).
     #[arg(long, hide = true, value_name = "FAULT")]

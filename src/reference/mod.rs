@@ -12,6 +12,7 @@
 //! | DELETE | `/iam/aws-compatibility/v1/accessKeys/{id}` | `key_delete` |
 //! | GET | `/iam/aws-compatibility/v1/accessKeys/{id}/operations` | `key_operations` |
 //! | GET | `/operations/{id}` | `operation_get` |
+//! | POST | `/iam/v1/tokens` (no token needed) | `tokens` |
 //!
 //! This module imports nothing from `checks` or `contract`, so a misreading of the contract
 //! cannot hide by being shared between the server and the checks.
@@ -75,6 +76,45 @@ pub struct Options {
     pub operation_not_found_reads: u32,
     /// Sent as `x-operation-poll-interval` (seconds) with unfinished operations.
     pub poll_interval: Option<f64>,
+    /// The service-account key whose JWTs `POST /iam/v1/tokens` exchanges for tokens.
+    pub authorized_key: Option<AuthorizedKey>,
+    /// How long an issued token is accepted.
+    pub token_ttl: std::time::Duration,
+    /// The lifetime `expiresAt` announces (default: the real one). A longer one makes tokens
+    /// expire early, as a revoked token does.
+    pub announced_ttl: Option<std::time::Duration>,
+    /// Every token the tokens endpoint issued (for tests that look for leaks).
+    pub issued: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The public half of a service account's authorized key.
+#[derive(Debug, Clone)]
+pub struct AuthorizedKey {
+    pub id: String,
+    pub service_account_id: String,
+    pub public_key_pem: String,
+}
+
+impl AuthorizedKey {
+    /// Reads the key's JSON (`id`, `service_account_id`, `public_key`), as `yc iam key create`
+    /// writes it.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("`{}` is not JSON: {e}", path.display()))?;
+        let field = |name: &str| {
+            json.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("`{}` has no string `{name}`", path.display()))
+        };
+        Ok(AuthorizedKey {
+            id: field("id")?,
+            service_account_id: field("service_account_id")?,
+            public_key_pem: field("public_key")?,
+        })
+    }
 }
 
 /// Throttling of the reference server: every `every`-th request (1 = all) is answered 429
@@ -128,6 +168,10 @@ impl Options {
             throttle: None,
             operation_not_found_reads: 0,
             poll_interval: None,
+            authorized_key: None,
+            token_ttl: std::time::Duration::from_secs(12 * 3600),
+            announced_ttl: None,
+            issued: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 

@@ -17,6 +17,7 @@ use super::store::{Effect, OpKind, Render, Status, Store, code, http_status};
 use super::{Fault, Masks, Mode, Options, RetryAfter};
 
 const KEYS: &str = "/iam/aws-compatibility/v1/accessKeys";
+const TOKENS: &str = "/iam/v1/tokens";
 
 struct Shared {
     options: Options,
@@ -27,6 +28,10 @@ struct Shared {
     replies: Mutex<HashMap<String, (StatusCode, header::HeaderMap, Bytes)>>,
     /// Reads of each operation so far (for `operation_not_found_reads`).
     op_reads: Mutex<HashMap<String, u32>>,
+    /// Tokens issued by the tokens endpoint, with the moment they stop being accepted.
+    tokens: Mutex<HashMap<String, std::time::Instant>>,
+    /// Requests throttled and not yet retried (see `throttle`).
+    throttled: Mutex<std::collections::HashSet<String>>,
 }
 
 type AppState = Arc<Shared>;
@@ -70,6 +75,8 @@ pub fn app(options: Options) -> Router {
         seen: std::sync::atomic::AtomicU64::new(0),
         replies: Mutex::new(HashMap::new()),
         op_reads: Mutex::new(HashMap::new()),
+        tokens: Mutex::new(HashMap::new()),
+        throttled: Mutex::new(std::collections::HashSet::new()),
     });
     Router::new()
         .route(KEYS, get(key_list).post(key_create))
@@ -79,9 +86,12 @@ pub fn app(options: Options) -> Router {
         )
         .route(&format!("{KEYS}/{{id}}/operations"), get(key_operations))
         .route("/operations/{id}", get(operation_get))
+        .route(TOKENS, axum::routing::post(tokens))
         .fallback(unknown_route)
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // Layers run outside-in from the last one: record, throttle, authenticate, and only
+        // then remember answers by Idempotency-Key (a 401 is never remembered).
         .layer(middleware::from_fn_with_state(state.clone(), idempotent))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(middleware::from_fn_with_state(state.clone(), throttle))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
@@ -97,7 +107,30 @@ async fn throttle(State(state): State<AppState>, request: Request, next: Next) -
         return next.run(request).await;
     };
     let n = state.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-    if n % u64::from(t.every.max(1)) != 0 {
+    // The same request (method, path, Idempotency-Key) is not throttled twice in a row unless
+    // every request is: a retry gets through, as it would at a real, briefly busy service.
+    let identity = format!(
+        "{} {} {}",
+        request.method(),
+        request.uri(),
+        request
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    );
+    let pass = {
+        let mut throttled = lock(&state.throttled);
+        if t.every > 1 && throttled.remove(&identity) {
+            true
+        } else if n % u64::from(t.every.max(1)) == 0 {
+            throttled.insert(identity);
+            false
+        } else {
+            true
+        }
+    };
+    if pass {
         return next.run(request).await;
     }
     if t.after_effect {
@@ -194,7 +227,15 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if presented == Some(expected.as_str()) || state.options.has(Fault::SkipsAuth) {
+    let issued = presented
+        .and_then(|p| p.strip_prefix("Bearer "))
+        .and_then(|t| lock(&state.tokens).get(t).copied())
+        .is_some_and(|until| std::time::Instant::now() < until);
+    if presented == Some(expected.as_str())
+        || issued
+        || request.uri().path() == TOKENS
+        || state.options.has(Fault::SkipsAuth)
+    {
         next.run(request).await
     } else {
         state.error(Status::new(
@@ -616,4 +657,72 @@ async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) ->
             format!("operation {id} not found"),
         )),
     }
+}
+
+/// `POST /iam/v1/tokens`: exchanges a PS256 JWT signed with the authorized key for a token.
+async fn tokens(State(state): State<AppState>, body: Bytes) -> Response {
+    let unauthenticated = |why: String| state.error(Status::new(code::UNAUTHENTICATED, why));
+    let Some(key) = &state.options.authorized_key else {
+        return state.error(Status::new(
+            code::UNIMPLEMENTED,
+            "this server has no authorized key",
+        ));
+    };
+    let jwt = match parse_object(&body) {
+        Ok(b) => match b.get("jwt").and_then(Value::as_str) {
+            Some(j) => j.to_string(),
+            None => {
+                return state.error(Status::new(code::INVALID_ARGUMENT, "no `jwt` string"));
+            }
+        },
+        Err(status) => return state.error(status),
+    };
+    match jsonwebtoken::decode_header(&jwt) {
+        Ok(h) if h.kid.as_deref() == Some(key.id.as_str()) => {}
+        Ok(_) => return unauthenticated("the JWT names another key (kid)".into()),
+        Err(e) => return unauthenticated(format!("the JWT header is unreadable: {e}")),
+    }
+    let Ok(decoding) = jsonwebtoken::DecodingKey::from_rsa_pem(key.public_key_pem.as_bytes())
+    else {
+        return state.error(Status::new(
+            code::INTERNAL,
+            "the authorized key is unusable",
+        ));
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::PS256);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.set_issuer(&[key.service_account_id.as_str()]);
+    let claims = match jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation) {
+        Ok(data) => data.claims,
+        Err(e) => return unauthenticated(format!("the JWT is not valid: {e}")),
+    };
+    let audience = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !audience.ends_with(TOKENS) {
+        return unauthenticated(format!(
+            "the JWT audience `{audience}` is not a tokens endpoint"
+        ));
+    }
+    let lifetime = claims.get("exp").and_then(Value::as_i64).unwrap_or(0)
+        - claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+    if !(1..=3600).contains(&lifetime) {
+        return unauthenticated("the JWT must live at most one hour (exp - iat)".into());
+    }
+    let token = format!("t1.issued.{}", uuid::Uuid::new_v4().simple());
+    let ttl = state.options.token_ttl;
+    lock(&state.tokens).insert(token.clone(), std::time::Instant::now() + ttl);
+    lock(&state.options.issued).push(token.clone());
+    let announced = state.options.announced_ttl.unwrap_or(ttl);
+    let expires_at = chrono::Utc::now()
+        + chrono::Duration::from_std(announced).unwrap_or(chrono::Duration::hours(12));
+    json_response(
+        200,
+        json!({
+            "iamToken": token,
+            "expiresAt": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }),
+    )
 }

@@ -247,10 +247,19 @@ impl Run {
         lock(&self.scanner).clone()
     }
 
-    /// Replaces every secret the run knows (token, Create secrets) with `[redacted]`.
+    /// Adds a text that must never leave the process (a private key, say).
+    pub fn add_redacted(&self, text: &str) {
+        lock(&self.redacted).push(text.to_string());
+    }
+
+    /// Replaces every secret the run knows (every token used, Create secrets, key material)
+    /// with `[redacted]`; longer secrets first, so a secret inside another goes with it.
     pub fn redact(&self, text: &str) -> String {
+        let mut secrets = lock(&self.redacted).clone();
+        secrets.extend(self.api.tokens_seen());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut out = text.to_string();
-        for secret in lock(&self.redacted).iter().filter(|s| s.len() >= 4) {
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
             out = out.replace(secret.as_str(), "[redacted]");
         }
         out

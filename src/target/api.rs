@@ -5,9 +5,15 @@
 use reqwest::Method;
 use serde_json::json;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
+use super::auth::Source;
 use super::{Client, Exchange, Request, TransportError};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub const KEYS_PATH: &str = "/iam/aws-compatibility/v1/accessKeys";
 
@@ -32,6 +38,18 @@ pub struct Api {
     pub operation_url: String,
     /// The current IAM token; replaced when credentials are refreshed.
     token: Arc<RwLock<String>>,
+    credentials: Arc<Credentials>,
+}
+
+/// How the token is renewed, and every token used so far (for redaction).
+#[derive(Debug)]
+struct Credentials {
+    source: Source,
+    /// When the current token should be renewed (some time before it expires).
+    renew_at: Mutex<Option<Instant>>,
+    /// One renewal at a time.
+    renewing: tokio::sync::Mutex<()>,
+    seen: Mutex<Vec<String>>,
 }
 
 /// Percent-encodes one path segment (ids come from the target and are not trusted).
@@ -68,13 +86,38 @@ fn request(method: Method, url: String, auth: Auth, body: Option<String>) -> Req
 }
 
 impl Api {
+    /// An Api with a fixed token.
     pub fn new(client: Client, base_url: &str, operation_url: &str, token: String) -> Self {
         Api {
             client,
             base_url: base_url.trim_end_matches('/').to_string(),
             operation_url: operation_url.trim_end_matches('/').to_string(),
-            token: Arc::new(RwLock::new(token)),
+            token: Arc::new(RwLock::new(token.clone())),
+            credentials: Arc::new(Credentials {
+                source: Source::Fixed(token.clone()),
+                renew_at: Mutex::new(None),
+                renewing: tokio::sync::Mutex::new(()),
+                seen: Mutex::new(vec![token]),
+            }),
         }
+    }
+
+    /// An Api whose token comes from `source`; gets the first token now.
+    pub async fn with_source(
+        client: Client,
+        base_url: &str,
+        operation_url: &str,
+        source: Source,
+    ) -> Result<Self, TransportError> {
+        let mut api = Api::new(client, base_url, operation_url, String::new());
+        api.credentials = Arc::new(Credentials {
+            source,
+            renew_at: Mutex::new(None),
+            renewing: tokio::sync::Mutex::new(()),
+            seen: Mutex::new(Vec::new()),
+        });
+        api.renew(None).await?;
+        Ok(api)
     }
 
     /// The token requests carry now.
@@ -82,10 +125,27 @@ impl Api {
         self.token.read().map(|t| t.clone()).unwrap_or_default()
     }
 
-    pub fn set_token(&self, token: String) {
-        if let Ok(mut t) = self.token.write() {
-            *t = token;
+    /// Every token this Api has used (so that all of them are redacted).
+    pub fn tokens_seen(&self) -> Vec<String> {
+        lock(&self.credentials.seen).clone()
+    }
+
+    /// Gets a new token, unless another task already replaced `stale` meanwhile.
+    async fn renew(&self, stale: Option<&str>) -> Result<(), TransportError> {
+        let _one_at_a_time = self.credentials.renewing.lock().await;
+        if stale.is_some_and(|s| s != self.token()) {
+            return Ok(());
         }
+        let issued = self.credentials.source.issue(&self.client).await?;
+        lock(&self.credentials.seen).push(issued.token.clone());
+        *lock(&self.credentials.renew_at) = issued.valid_for.map(|v| {
+            // Renew when a tenth of the lifetime (at most five minutes) is left.
+            Instant::now() + v - (v / 10).min(Duration::from_secs(300))
+        });
+        if let Ok(mut t) = self.token.write() {
+            *t = issued.token;
+        }
+        Ok(())
     }
 
     fn authorization(&self, auth: Auth) -> Option<String> {
@@ -96,11 +156,29 @@ impl Api {
         }
     }
 
-    /// Sends a request once, with the credentials of the moment.
+    /// Sends a request with the credentials of the moment. A token about to expire is renewed
+    /// first; a 401 to the run's own token is answered by renewing once and sending again.
     pub async fn send(&self, request: &Request) -> Result<Exchange, TransportError> {
-        self.client
+        let renewable = request.auth == Auth::Token && self.credentials.source.renewable();
+        if renewable {
+            let due = *lock(&self.credentials.renew_at);
+            if due.is_some_and(|at| Instant::now() >= at) {
+                self.renew(Some(&self.token())).await?;
+            }
+        }
+        let used = self.token();
+        let exchange = self
+            .client
             .send(request, self.authorization(request.auth))
-            .await
+            .await?;
+        if exchange.status == 401 && renewable {
+            self.renew(Some(&used)).await?;
+            return self
+                .client
+                .send(request, self.authorization(request.auth))
+                .await;
+        }
+        Ok(exchange)
     }
 
     pub fn key_url(&self, id: &str) -> String {

@@ -3,6 +3,7 @@
 //! one deadline covering the body, and bodies are capped.
 
 mod api;
+pub mod auth;
 
 pub use api::{Api, Auth};
 
