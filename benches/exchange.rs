@@ -36,7 +36,7 @@ static SAMPLES: LazyLock<Vec<(Style, Sample)>> = LazyLock::new(|| {
                 let server = reference::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
                     .await
                     .unwrap();
-                let client = Client::new(Duration::from_secs(5), true).unwrap();
+                let client = Client::new(Duration::from_secs(5), true, None).unwrap();
                 let url = server.base_url();
                 let api = Api::new(client, &url, &url, "bench-token".into());
                 let created = api

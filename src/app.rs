@@ -169,9 +169,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             )
         }
     };
-    let client = match Client::new(args.timeout, loopback) {
+    let client = match Client::new(args.timeout, loopback, args.cacert.as_deref()) {
         Ok(c) => c,
-        Err(e) => return harness(e),
+        Err(e) => return usage(e),
     };
     let api = match rt.block_on(Api::with_source(client, &base_url, &operation_url, source)) {
         Ok(api) => api,
@@ -513,9 +513,9 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return harness(format!("cannot start the async runtime: {e}")),
     };
-    let client = match Client::new(args.timeout, is_loopback(&base)) {
+    let client = match Client::new(args.timeout, is_loopback(&base), args.cacert.as_deref()) {
         Ok(c) => c,
-        Err(e) => return harness(e),
+        Err(e) => return usage(e),
     };
     let schemas = match Schemas::embedded() {
         Ok(s) => s,

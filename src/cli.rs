@@ -78,6 +78,10 @@ pub struct CleanupArgs {
     /// Deadline of one request, body included, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub timeout: Duration,
+
+    /// Also trust the CA certificates of this PEM file (beside the system's roots).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
@@ -167,6 +171,10 @@ pub struct RunArgs {
     /// Deadline of one request, body included, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub timeout: Duration,
+
+    /// Also trust the CA certificates of this PEM file (beside the system's roots).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
 
     /// Write the ledger of created keys here (default with --base-url: a new file in the
     /// system temp directory, removed when the run leaves nothing behind).

@@ -119,7 +119,8 @@ fn unreachable_target_is_a_harness_error_naming_the_request() {
     assert!(!t.contains("secret-token-value"), "{t}");
 }
 
-/// Serves one canned HTTP answer to every connection (or stalls after the headers).
+/// Serves one canned HTTP answer to every connection (or stalls for 10 s after it, or, with an
+/// empty answer and `stall`, resets the connection at once).
 fn hostile(answer: &'static [u8], stall: bool) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -135,9 +136,15 @@ fn hostile(answer: &'static [u8], stall: bool) -> String {
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 65536];
                     let _ = socket.read(&mut buf).await;
+                    if answer.is_empty() && stall {
+                        // SO_LINGER 0: closing sends a reset instead of a clean end.
+                        let _ = socket.set_zero_linger();
+                        drop(socket);
+                        return;
+                    }
                     let _ = socket.write_all(answer).await;
                     if stall {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        tokio::time::sleep(Duration::from_secs(10)).await;
                     }
                 });
             }
@@ -192,7 +199,7 @@ fn empty_answers_fail_clearly() {
 fn huge_answers_are_capped() {
     static HUGE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     let body = HUGE.get_or_init(|| {
-        let payload = "[".repeat(2 * 1024 * 1024);
+        let payload = "[".repeat(5 * 1024 * 1024);
         let mut v = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", payload.len()).into_bytes();
         v.extend_from_slice(payload.as_bytes());
         v
@@ -205,11 +212,51 @@ fn huge_answers_are_capped() {
 
 #[test]
 fn stalled_answers_time_out() {
+    // The answer starts, then nothing comes for 10 seconds.
     let url = hostile(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"accessKey\":", true);
-    let (code, out, took) = run_hostile(&url, &["--timeout", "0.5"]);
+    let (code, out, took) = run_hostile(&url, &["--timeout", "1"]);
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("no complete answer within 0.5 s"), "{out}");
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(out.contains("no complete answer within 1.0 s"), "{out}");
+    assert!(out.contains(&url), "{out}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}
+
+#[test]
+fn reset_connections_are_a_harness_error_naming_the_url() {
+    let url = hostile(b"", true);
+    let (code, out, _) = run_hostile(&url, &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("cannot be reached") && out.contains(&url),
+        "{out}"
+    );
+    assert!(
+        !out.contains("panicked") && !out.contains("t0ken-value-xyz"),
+        "{out}"
+    );
+}
+
+#[test]
+fn tls_failures_are_a_harness_error_naming_the_url() {
+    // An https URL to a server that speaks plain HTTP: the handshake fails.
+    let plain = hostile(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
+    let url = plain.replace("http://", "https://");
+    let (code, out, _) = run_hostile(&url, &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("cannot be reached") && out.contains(&url),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_ca_file_is_a_usage_error() {
+    let file = std::env::temp_dir().join(format!("akc-bad-ca-{}.pem", std::process::id()));
+    std::fs::write(&file, "not a certificate").unwrap();
+    let (code, out, _) = run_hostile("http://127.0.0.1:9", &["--cacert", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).ok();
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("--cacert"), "{out}");
 }
 
 #[test]

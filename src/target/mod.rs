@@ -7,6 +7,7 @@ pub mod auth;
 
 pub use api::{Api, Auth};
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -113,14 +114,30 @@ pub struct Request {
 }
 
 impl Client {
-    /// `loopback` skips proxies (reqwest honours HTTP_PROXY even for 127.0.0.1).
-    pub fn new(timeout: Duration, loopback: bool) -> Result<Self, String> {
+    /// `loopback` skips proxies (reqwest honours HTTP_PROXY even for 127.0.0.1); other
+    /// targets go through `HTTPS_PROXY`/`HTTP_PROXY` unless `NO_PROXY` names them. `cacert`
+    /// adds CA certificates (PEM) to the system's roots.
+    pub fn new(timeout: Duration, loopback: bool, cacert: Option<&Path>) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("accesskey-conformance/", env!("CARGO_PKG_VERSION")));
         if loopback {
             builder = builder.no_proxy();
+        }
+        if let Some(path) = cacert {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("--cacert `{}`: cannot read: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "--cacert `{}`: no PEM certificate in the file",
+                        path.display()
+                    )
+                })?;
+            builder = builder.tls_certs_merge(certs);
         }
         let http = builder
             .build()
