@@ -185,6 +185,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_keys: bool,
 
+    /// At most this many keys created by the run exist at once (kept keys not counted).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_live_keys: Option<u32>,
+
+    /// Test on this existing key instead of creating keys (for tokens that cannot create
+    /// them): one trial at a time; trials that must create or delete keys are skipped; the
+    /// key's description is restored at the end.
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+
     /// At most this many requests per second, across all trial threads.
     #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub max_rps: Option<f64>,

@@ -214,3 +214,59 @@ fn kept_keys_stay_until_cleanup() {
     assert_eq!(keys_on(&url), 0);
     std::fs::remove_file(&ledger).ok();
 }
+
+#[test]
+fn max_live_keys_bounds_the_keys_that_exist_at_once() {
+    let options = Options::new(TOKEN);
+    let peak = options.peak_keys.clone();
+    let url = start_with(options);
+    let v = run_against(&url, &["--max-live-keys", "1", "--proptest-cases", "3"]);
+    assert_eq!(v.code, 0, "{v:#?}");
+    assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// --access-key-id: the suite runs on one existing key, creates none, skips the trials that
+/// must create or delete keys, and puts the description back.
+#[test]
+fn an_existing_key_is_tested_and_restored() {
+    let url = start_with(Options::new(TOKEN));
+    let created: Value = common::runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/iam/aws-compatibility/v1/accessKeys"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"serviceAccountId": ACCOUNT, "description": "owned by a person"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let id = created["accessKey"]["id"].as_str().unwrap().to_string();
+    let v = run_against(&url, &["--access-key-id", &id, "--proptest-cases", "3"]);
+    assert_eq!(v.code, 0, "{v:#?}");
+    assert!(v.stdout.contains("keys created 0"), "{}", v.stdout);
+    assert!(
+        v.stderr
+            .contains(&format!("restored the description of key {id}"))
+    );
+    assert_eq!(
+        v.junit.matches("<skipped").count(),
+        1,
+        "only the deleted-key case is skipped"
+    );
+    assert!(v.junit.contains("the key of --access-key-id"));
+    assert_eq!(keys_on(&url), 1);
+    let key: Value = common::runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}/iam/aws-compatibility/v1/accessKeys/{id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(key["description"], "owned by a person");
+}

@@ -85,6 +85,8 @@ pub struct Options {
     pub announced_ttl: Option<std::time::Duration>,
     /// Every token the tokens endpoint issued (for tests that look for leaks).
     pub issued: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The most keys that existed at once (for tests of --max-live-keys).
+    pub peak_keys: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The public half of a service account's authorized key.
@@ -172,6 +174,7 @@ impl Options {
             token_ttl: std::time::Duration::from_secs(12 * 3600),
             announced_ttl: None,
             issued: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
+            peak_keys: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
 

@@ -158,6 +158,9 @@ impl Store {
                 .then(|| created_at + Duration::milliseconds(250)),
         };
         self.keys.insert(key.id.clone(), key.clone());
+        options
+            .peak_keys
+            .fetch_max(self.keys.len(), std::sync::atomic::Ordering::SeqCst);
         key
     }
 

@@ -324,6 +324,15 @@ impl RunReport {
         }
     }
 
+    /// Adds a harness-level problem found after the trials (it can only worsen the verdict).
+    pub fn add_problem(&mut self, problem: String) {
+        self.problems.push(problem);
+        if self.verdict == Verdict::Passed {
+            self.verdict = Verdict::HarnessError;
+            self.exit_code = crate::exit::for_verdict(self.verdict);
+        }
+    }
+
     /// The JSON report (`--json`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

@@ -24,6 +24,10 @@ pub enum HarnessError {
     /// The target kept answering 429/503 beyond the retry budget.
     #[error("{0}")]
     Throttled(String),
+    /// The trial cannot run in this setting (it must create or delete keys, and the run was
+    /// given one existing key): recorded as skipped, not as an error.
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 /// At most this many sends of one request (the first and its retries).
@@ -128,8 +132,13 @@ impl Ctx {
         unreachable!("the loop returns")
     }
 
-    /// Creates a key owned by this trial (deleted when the trial ends) and returns it.
+    /// Creates a key owned by this trial (deleted when the trial ends) and returns it. With
+    /// `--access-key-id`, sets the given key's description instead and returns that key.
     pub async fn fresh_key(&mut self, description: &str) -> Result<Value, HarnessError> {
+        if let Some(shared) = self.run.shared_key.clone() {
+            return self.reuse_key(&shared, description).await;
+        }
+        let permit = self.run.key_slot().await?;
         let run = self.run.clone();
         let mut expect = Expect::new(DocKind::CreateResponse);
         expect.secret_allowed = true;
@@ -146,6 +155,9 @@ impl Ctx {
         if let Some(id) = &id {
             self.run.ledger_add(id);
             self.created.push(id.clone());
+            if let Some(permit) = permit {
+                self.run.hold_slot(id, permit);
+            }
         }
         if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
             self.run.add_secret(secret);
@@ -157,6 +169,17 @@ impl Ctx {
                 exchange.request_line(),
                 exchange.status,
                 exchange.snippet()
+            ))),
+        }
+    }
+
+    /// `--access-key-id`: puts the existing key in the state a fresh one would have.
+    async fn reuse_key(&mut self, id: &str, description: &str) -> Result<Value, HarnessError> {
+        let body = serde_json::json!({"updateMask": "description", "description": description});
+        match self.update(id, Some(body.to_string()), Auth::Token).await? {
+            UpdateOutcome::Applied(_) => self.read_existing(id).await,
+            other => Err(HarnessError::Setup(format!(
+                "cannot reset the description of key {id} to start a trial: {other:?}"
             ))),
         }
     }
@@ -231,6 +254,11 @@ impl Ctx {
 
     /// Deletes a key and waits for the operation; true when it is gone.
     pub async fn delete(&mut self, id: &str) -> Result<bool, HarnessError> {
+        if self.run.shared_key.as_deref() == Some(id) {
+            return Err(HarnessError::NotApplicable(
+                "deletes a key, and the run may only update the key of --access-key-id".into(),
+            ));
+        }
         let run = self.run.clone();
         let expect = Expect::new(DocKind::DeleteOperation).for_key(id);
         let exchange = self.call(run.api.delete(id), expect.clone()).await?;

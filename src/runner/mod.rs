@@ -165,6 +165,11 @@ pub struct Run {
     pub ledger_file: Option<ledger::LedgerFile>,
     /// `--keep-keys`: keys are not deleted at the end of their trial nor in the sweep.
     pub keep_keys: bool,
+    /// `--access-key-id`: the one existing key every trial works on (no key is created).
+    pub shared_key: Option<String>,
+    /// `--max-live-keys`: slots for keys that exist at once, and the slot each key holds.
+    pub key_slots: Option<Arc<tokio::sync::Semaphore>>,
+    held_slots: Mutex<BTreeMap<String, tokio::sync::OwnedSemaphorePermit>>,
     requests: AtomicU64,
     generated_steps: AtomicU64,
     records: Mutex<Vec<Record>>,
@@ -196,6 +201,9 @@ impl Run {
             ledger: Mutex::new(BTreeMap::new()),
             ledger_file: None,
             keep_keys: false,
+            shared_key: None,
+            key_slots: None,
+            held_slots: Mutex::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
             generated_steps: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
@@ -272,6 +280,28 @@ impl Run {
         }
     }
 
+    /// Waits for a free key slot under `--max-live-keys` (at most two minutes).
+    pub async fn key_slot(
+        &self,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, HarnessError> {
+        let Some(slots) = &self.key_slots else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(Duration::from_secs(120), slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(HarnessError::Setup(
+                "no key slot came free within 120 s (--max-live-keys)".into(),
+            )),
+        }
+    }
+
+    /// The key `id` holds `permit` until it is deleted (or kept).
+    pub fn hold_slot(&self, id: &str, permit: tokio::sync::OwnedSemaphorePermit) {
+        if !self.keep_keys {
+            lock(&self.held_slots).insert(id.to_string(), permit);
+        }
+    }
+
     /// Tracks a key created earlier (by a run whose ledger is being cleaned up) without
     /// writing it down again.
     pub fn ledger_track(&self, id: &str) {
@@ -279,6 +309,7 @@ impl Run {
     }
 
     pub fn ledger_deleted(&self, id: &str) {
+        lock(&self.held_slots).remove(id);
         if let Some(deleted) = lock(&self.ledger).get_mut(id) {
             if !*deleted && let Some(file) = &self.ledger_file {
                 file.deleted(id);
@@ -336,6 +367,7 @@ async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize) {
     let result = result.and(cleanup);
     let outcome = match (ctx.violations.is_empty(), result) {
         (false, _) => Outcome::Fail(std::mem::take(&mut ctx.violations)),
+        (true, Err(HarnessError::NotApplicable(why))) => Outcome::Skipped(why),
         (true, Err(e)) => Outcome::Error(e.to_string()),
         (true, Ok(())) => Outcome::Pass,
     };
@@ -417,11 +449,16 @@ pub fn execute(
             let (outcome, observations, requests) =
                 run.runtime.block_on(run_spec(run.clone(), &spec));
             let message = failure_text(&outcome).map(|t| run.redact(&t));
+            let skip_reason = match &outcome {
+                Outcome::Skipped(why) => Some(why.clone()),
+                _ => None,
+            };
             let rec = record(outcome, observations, started.elapsed(), requests);
             let status = rec.status();
             let reason = rec.expected.as_ref().map(|e| e.reason.clone());
             run.push(rec);
             match status {
+                Status::Skipped => Ok(Completion::ignored_with(skip_reason.unwrap_or_default())),
                 Status::ExpectedFailure => Ok(Completion::ignored_with(format!(
                     "expected failure: {}",
                     reason.unwrap_or_default()
