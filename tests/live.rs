@@ -6,7 +6,7 @@
 mod common;
 
 use accesskey_conformance::reference::{Mode, Options, RetryAfter, Throttle};
-use common::{ACCOUNT, TOKEN, run_against, start_with};
+use common::{ACCOUNT, TOKEN, keys_on, run_against, start_with};
 use serde_json::Value;
 
 const SMALL: &[&str] = &["--proptest-cases", "3"];
@@ -20,24 +20,6 @@ fn throttled(every: u32, retry_after: RetryAfter, only_429: bool, after_effect: 
         after_effect,
     });
     start_with(options)
-}
-
-/// The access keys the server holds for the test account.
-fn keys_on(url: &str) -> usize {
-    let listed = common::runtime().block_on(async {
-        reqwest::Client::new()
-            .get(format!(
-                "{url}/iam/aws-compatibility/v1/accessKeys?serviceAccountId={ACCOUNT}"
-            ))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    });
-    listed["accessKeys"].as_array().map_or(0, Vec::len)
 }
 
 #[test]

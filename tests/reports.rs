@@ -390,19 +390,5 @@ fn an_interrupted_run_leaves_no_key() {
     assert!(stdout.contains("left 0"), "{stdout}");
     assert!(stdout.contains("INTERRUPTED"), "{stdout}");
     // Ask the server itself.
-    let listed = common::runtime().block_on(async {
-        reqwest::Client::new()
-            .get(format!(
-                "{url}/iam/aws-compatibility/v1/accessKeys?serviceAccountId={ACCOUNT}"
-            ))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    });
-    let keys = listed["accessKeys"].as_array().map_or(0, Vec::len);
-    assert_eq!(keys, 0, "{listed}");
+    assert_eq!(common::keys_on(&url), 0);
 }

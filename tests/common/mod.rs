@@ -143,3 +143,21 @@ pub fn uuid_like() -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The access keys a reference server holds for [`ACCOUNT`], asked directly with List.
+pub fn keys_on(url: &str) -> usize {
+    let listed = runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!(
+                "{url}/iam/aws-compatibility/v1/accessKeys?serviceAccountId={ACCOUNT}"
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    });
+    listed["accessKeys"].as_array().map_or(0, Vec::len)
+}
