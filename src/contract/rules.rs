@@ -16,7 +16,8 @@ pub enum Level {
     Must,
     /// A convention of FieldMask, the AIPs or the design guide: fails by default.
     Should,
-    /// Left open by the sources: the observed behaviour is recorded and never fails a run.
+    /// Left open by the sources: which documented reading the target chose is recorded, never
+    /// judged (an answer outside every documented reading still fails).
     Info,
 }
 
