@@ -1,5 +1,5 @@
-//! The two commands end to end: [`run`] sets up the target, executes the suite, writes the
-//! reports and returns the exit code; [`serve`] runs the reference server.
+//! `accesskey-conformance run`: the target (a URL or the embedded reference server), the
+//! suite, the reports and the verdict.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -7,73 +7,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::{
+    EMBEDDED_PROPTEST_CASES, REMOTE_PROPTEST_CASES, YANDEX_IAM_HOST, YANDEX_OPERATION_URL,
+    credentials, harness, is_loopback, parse_base_url, random_seed, runtime, usage,
+};
 use crate::checks::response::Expect;
-use crate::cli::{AuthArgs, CleanupArgs, RunArgs, ServeArgs};
+use crate::cli::RunArgs;
 use crate::contract::{DocKind, Schemas};
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
 use crate::runner::{self, Expected, Generation, Plan, Run};
-use crate::target::auth::{ServiceAccountKey, Source};
+use crate::target::auth::Source;
 use crate::target::{Api, Client};
-
-const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
-const YANDEX_OPERATION_URL: &str = "https://operation.api.cloud.yandex.net";
-
-/// Generated sequences per property trial against the embedded server: about 1,300 update
-/// steps in all, still about a second.
-const EMBEDDED_PROPTEST_CASES: u32 = 150;
-/// The same against a URL (about 600 requests in the generated part), or against the
-/// embedded server in asynchronous mode (where every step waits for its polls).
-const REMOTE_PROPTEST_CASES: u32 = 24;
-
-fn random_seed() -> u64 {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    u64::from_le_bytes([
-        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-    ])
-}
-
-fn usage(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    exit::code(exit::USAGE)
-}
-
-fn harness(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    exit::code(exit::HARNESS_ERROR)
-}
-
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-}
-
-/// Checks a base URL given on the command line.
-fn parse_base_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
-    let url =
-        reqwest::Url::parse(text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "{flag} `{text}` must be an http:// or https:// URL with a host"
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{flag} `{text}` must not have a query or fragment"));
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
-}
 
 /// `accesskey-conformance run`.
 pub fn run(mut args: RunArgs) -> ExitCode {
@@ -101,77 +47,17 @@ pub fn run(mut args: RunArgs) -> ExitCode {
     };
     let seed = args.seed.unwrap_or_else(random_seed);
 
-    // The target: a URL from the user, or the embedded reference server.
-    let mut hidden: Vec<String> = Vec::new();
-    let (base_url, operation_url, source, account, loopback, _server) = match &args.base_url {
-        Some(text) => {
-            let base = match parse_base_url("--base-url", text) {
-                Ok(u) => u,
-                Err(e) => return usage(e),
-            };
-            let operation = match &args.operation_url {
-                Some(t) => match parse_base_url("--operation-url", t) {
-                    Ok(u) => u.to_string(),
-                    Err(e) => return usage(e),
-                },
-                None if base.host_str() == Some(YANDEX_IAM_HOST) => {
-                    YANDEX_OPERATION_URL.to_string()
-                }
-                None => base.to_string(),
-            };
-            let (source, key_account, secrets) = match credentials(&args.auth) {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    return usage(
-                        "a target URL needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
-                    );
-                }
-                Err(e) => return usage(e),
-            };
-            hidden = secrets;
-            let Some(account) = args
-                .service_account_id
-                .clone()
-                .or(key_account)
-                .filter(|a| !a.trim().is_empty())
-            else {
-                return usage(
-                    "a target URL needs --service-account-id (the account whose keys the run creates and deletes)",
-                );
-            };
-            let loopback = is_loopback(&base);
-            (base.to_string(), operation, source, account, loopback, None)
-        }
-        None => {
-            let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
-            let mut options = Options::new(token.clone());
-            options.mode = args.reference_mode;
-            options.style = args.reference_style;
-            options.masks = args.reference_masks;
-            let started = rt.block_on(reference::start(
-                SocketAddr::from(([127, 0, 0, 1], 0)),
-                options,
-            ));
-            let server = match started {
-                Ok(s) => s,
-                Err(e) => {
-                    return harness(format!("cannot start the embedded reference server: {e}"));
-                }
-            };
-            let url = server.base_url();
-            let account = args
-                .service_account_id
-                .clone()
-                .unwrap_or_else(|| "ajeconformanceaccount".to_string());
-            (
-                url.clone(),
-                url,
-                Source::Fixed(token),
-                account,
-                true,
-                Some(server),
-            )
-        }
+    let Target {
+        base_url,
+        operation_url,
+        source,
+        account,
+        loopback,
+        hidden,
+        server: _server,
+    } = match target(&args, &rt) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let client = match Client::new(args.timeout, loopback, args.cacert.as_deref()) {
         Ok(c) => c,
@@ -363,6 +249,82 @@ pub fn run(mut args: RunArgs) -> ExitCode {
     exit::code(report.exit_code)
 }
 
+/// What the run talks to.
+struct Target {
+    base_url: String,
+    operation_url: String,
+    source: Source,
+    /// The service account whose keys the run creates.
+    account: String,
+    loopback: bool,
+    /// Key material to redact.
+    hidden: Vec<String>,
+    /// The embedded reference server, kept alive for the run.
+    server: Option<reference::Running>,
+}
+
+/// The target: a URL from the user (with its credentials), or the embedded reference server.
+fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCode> {
+    let Some(text) = &args.base_url else {
+        let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
+        let mut options = Options::new(token.clone());
+        options.mode = args.reference_mode;
+        options.style = args.reference_style;
+        options.masks = args.reference_masks;
+        let server = rt
+            .block_on(reference::start(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                options,
+            ))
+            .map_err(|e| harness(format!("cannot start the embedded reference server: {e}")))?;
+        let url = server.base_url();
+        return Ok(Target {
+            base_url: url.clone(),
+            operation_url: url,
+            source: Source::Fixed(token),
+            account: args
+                .service_account_id
+                .clone()
+                .unwrap_or_else(|| "ajeconformanceaccount".to_string()),
+            loopback: true,
+            hidden: Vec::new(),
+            server: Some(server),
+        });
+    };
+    let base = parse_base_url("--base-url", text).map_err(usage)?;
+    let operation_url = match &args.operation_url {
+        Some(t) => parse_base_url("--operation-url", t)
+            .map_err(usage)?
+            .to_string(),
+        None if base.host_str() == Some(YANDEX_IAM_HOST) => YANDEX_OPERATION_URL.to_string(),
+        None => base.to_string(),
+    };
+    let (source, key_account, hidden) = credentials(&args.auth).map_err(usage)?.ok_or_else(|| {
+        usage(
+            "a target URL needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
+        )
+    })?;
+    let account = args
+        .service_account_id
+        .clone()
+        .or(key_account)
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| {
+            usage(
+                "a target URL needs --service-account-id (the account whose keys the run creates and deletes)",
+            )
+        })?;
+    Ok(Target {
+        base_url: base.to_string(),
+        operation_url,
+        source,
+        account,
+        loopback: is_loopback(&base),
+        hidden,
+        server: None,
+    })
+}
+
 /// Writes the reports the flags ask for (and the GitHub step summary when it is set).
 fn write_reports(report: &RunReport, args: &RunArgs) -> Result<(), String> {
     let write = |what: &str, path: &std::path::Path, text: &str| {
@@ -477,189 +439,4 @@ fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
             );
         }
     });
-}
-
-/// A token source, the service account of its key (if any), and texts to redact.
-type Credentials = (Source, Option<String>, Vec<String>);
-
-/// The credentials the flags give: the token source, the key's service account, and texts to
-/// redact. `None` when no credentials were given. The key file wins over the command, and the
-/// command over a token (which may come from the environment).
-fn credentials(auth: &AuthArgs) -> Result<Option<Credentials>, String> {
-    if let Some(file) = auth
-        .service_account_key_file
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-    {
-        let key = ServiceAccountKey::load(file)?;
-        parse_base_url("--token-url", &auth.token_url)?;
-        let account = Some(key.service_account_id.clone());
-        let secrets = key.secrets();
-        let source = Source::Key {
-            key,
-            token_url: auth.token_url.clone(),
-        };
-        return Ok(Some((source, account, secrets)));
-    }
-    if let Some(command) = auth
-        .token_command
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-    {
-        return Ok(Some((
-            Source::Command(command.to_string()),
-            None,
-            Vec::new(),
-        )));
-    }
-    Ok(auth
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| (Source::Fixed(t.to_string()), None, Vec::new())))
-}
-
-/// `accesskey-conformance cleanup`: deletes what a ledger lists as still present.
-pub fn cleanup(args: CleanupArgs) -> ExitCode {
-    let ledger = match runner::ledger::read(&args.ledger) {
-        Ok(l) => l,
-        Err(e) => return usage(e),
-    };
-    let base = match parse_base_url(
-        "the base URL",
-        args.base_url.as_deref().unwrap_or(&ledger.base_url),
-    ) {
-        Ok(u) => u,
-        Err(e) => return usage(e),
-    };
-    let operation = args
-        .operation_url
-        .clone()
-        .unwrap_or_else(|| ledger.operation_url.clone());
-    let operation = match parse_base_url("the operation URL", &operation) {
-        Ok(u) => u,
-        Err(e) => return usage(e),
-    };
-    let (source, _, hidden) = match credentials(&args.auth) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return usage(
-                "cleanup needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
-            );
-        }
-        Err(e) => return usage(e),
-    };
-    if ledger.pending.is_empty() {
-        println!(
-            "cleanup: the ledger lists {} key(s), all already deleted",
-            ledger.created
-        );
-        return exit::code(exit::PASSED);
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
-    };
-    let client = match Client::new(args.timeout, is_loopback(&base), args.cacert.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return usage(e),
-    };
-    let schemas = match Schemas::embedded() {
-        Ok(s) => s,
-        Err(e) => return harness(e),
-    };
-    let api = match rt.block_on(Api::with_source(
-        client,
-        base.as_str(),
-        operation.as_str(),
-        source,
-    )) {
-        Ok(api) => api,
-        Err(e) => return harness(format!("cannot get an IAM token: {e}")),
-    };
-    let token = api.token();
-    let mut run = Run::new(
-        api,
-        schemas,
-        ledger.service_account_id.clone(),
-        std::time::Duration::from_secs(60),
-        rt.handle().clone(),
-        &token,
-    );
-    for text in &hidden {
-        run.add_redacted(text);
-    }
-    // Deletions are written to the same ledger, so a second cleanup knows what is done.
-    match runner::ledger::LedgerFile::append_to(&args.ledger) {
-        Ok(file) => run.ledger_file = Some(file),
-        Err(e) => return usage(e),
-    }
-    let run = Arc::new(run);
-    let mut failed = Vec::new();
-    rt.block_on(async {
-        let mut ctx = runner::Ctx::new(run.clone());
-        for id in &ledger.pending {
-            run.ledger_track(id);
-            match ctx.delete(id).await {
-                Ok(true) => println!("deleted {id}"),
-                Ok(false) => failed.push(format!("{id}: the target did not delete it")),
-                Err(e) => failed.push(format!("{id}: {}", run.redact(&e.to_string()))),
-            }
-        }
-    });
-    println!(
-        "cleanup: {} key(s) pending in the ledger, {} deleted or already gone, {} failed",
-        ledger.pending.len(),
-        ledger.pending.len() - failed.len(),
-        failed.len()
-    );
-    if failed.is_empty() {
-        exit::code(exit::PASSED)
-    } else {
-        for f in &failed {
-            eprintln!("error: {f}");
-        }
-        exit::code(exit::HARNESS_ERROR)
-    }
-}
-
-/// `accesskey-conformance serve`.
-pub fn serve(args: ServeArgs) -> ExitCode {
-    if args.token.trim().is_empty() {
-        return usage("--token must not be empty");
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
-    };
-    let mut options = Options::new(args.token);
-    options.mode = args.mode;
-    options.style = args.style;
-    options.masks = args.masks;
-    options.faults = args.fault;
-    options.throttle = args.throttle_every.map(|every| reference::Throttle {
-        every,
-        retry_after: args.retry_after,
-        only_429: false,
-        after_effect: false,
-    });
-    options.operation_not_found_reads = args.early_not_found;
-    if let Some(path) = &args.authorized_key {
-        match reference::AuthorizedKey::load(path) {
-            Ok(key) => options.authorized_key = Some(key),
-            Err(e) => return usage(format!("--authorized-key: {e}")),
-        }
-    }
-    options.poll_interval = args.poll_interval.filter(|s| s.is_finite() && *s >= 0.0);
-    rt.block_on(async {
-        let server = match reference::start(args.listen, options).await {
-            Ok(s) => s,
-            Err(e) => return usage(format!("cannot listen on {}: {e}", args.listen)),
-        };
-        println!("listening on {}", server.base_url());
-        tokio::select! {
-            _ = server.handle => exit::code(exit::PASSED),
-            _ = tokio::signal::ctrl_c() => exit::code(exit::PASSED),
-        }
-    })
 }
