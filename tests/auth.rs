@@ -91,7 +91,10 @@ fn run_with_key(url: &str, key_arg: &[&str], env_key: Option<&str>) -> (i32, Str
     ];
     args.extend_from_slice(key_arg);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"));
-    command.args(&args).env_remove("YC_TOKEN");
+    command
+        .args(&args)
+        .env_remove("YC_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY");
     match env_key {
         Some(k) => command.env("YC_SERVICE_ACCOUNT_KEY_FILE", k),
         None => command.env_remove("YC_SERVICE_ACCOUNT_KEY_FILE"),
