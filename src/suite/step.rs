@@ -68,7 +68,15 @@ pub async fn update_and_judge(
     let outcome = ctx.update(&id, Some(body.to_string()), Auth::Token).await?;
     let curl = ctx.exchanges.get(first_exchange).map(|e| e.curl());
     let after = Some(ctx.read_existing(&id).await?);
-    let judged = judge(verdict, sent, before, &outcome, after.as_ref());
+    // Each finding points at the Update that showed it, with a curl to repeat it.
+    let patch = ctx.exchanges.get(first_exchange).cloned();
+    let judged: Vec<Violation> = judge(verdict, sent, before, &outcome, after.as_ref())
+        .into_iter()
+        .map(|v| match (&v.request, &patch) {
+            (None, Some(p)) => v.seen_in(p),
+            _ => v,
+        })
+        .collect();
     let observation = judged
         .is_empty()
         .then(|| observation(verdict, &outcome))
