@@ -58,6 +58,18 @@ pub struct AuthArgs {
     pub token_url: String,
 }
 
+/// How requests reach the target.
+#[derive(Debug, Clone, Args)]
+pub struct TransportArgs {
+    /// Deadline of one request, body included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub timeout: Duration,
+
+    /// Also trust the CA certificates of this PEM file (beside the system's roots).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// The ledger file of the run (its path is printed when keys are left).
@@ -75,13 +87,8 @@ pub struct CleanupArgs {
     #[arg(long, value_name = "URL")]
     pub operation_url: Option<String>,
 
-    /// Deadline of one request, body included, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
-    pub timeout: Duration,
-
-    /// Also trust the CA certificates of this PEM file (beside the system's roots).
-    #[arg(long, value_name = "PEM")]
-    pub cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 }
 
 fn seconds(text: &str) -> Result<Duration, String> {
@@ -168,13 +175,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub proptest_cases: Option<u32>,
 
-    /// Deadline of one request, body included, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
-    pub timeout: Duration,
-
-    /// Also trust the CA certificates of this PEM file (beside the system's roots).
-    #[arg(long, value_name = "PEM")]
-    pub cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 
     /// Write the ledger of created keys here (default with --base-url: a new file in the
     /// system temp directory, removed when the run leaves nothing behind).

@@ -51,7 +51,11 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return harness(format!("cannot start the async runtime: {e}")),
     };
-    let client = match Client::new(args.timeout, is_loopback(&base), args.cacert.as_deref()) {
+    let client = match Client::new(
+        args.transport.timeout,
+        is_loopback(&base),
+        args.transport.cacert.as_deref(),
+    ) {
         Ok(c) => c,
         Err(e) => return usage(e),
     };

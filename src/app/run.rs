@@ -59,7 +59,11 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let client = match Client::new(args.timeout, loopback, args.cacert.as_deref()) {
+    let client = match Client::new(
+        args.transport.timeout,
+        loopback,
+        args.transport.cacert.as_deref(),
+    ) {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
