@@ -26,6 +26,10 @@ pub(crate) const EMBEDDED_PROPTEST_CASES: u32 = 150;
 /// The same against a URL (about 600 requests in the generated part), or against the
 /// embedded server in asynchronous mode (where every step waits for its polls).
 pub(crate) const REMOTE_PROPTEST_CASES: u32 = 24;
+/// Replays allowed while shrinking one failing sequence, against the embedded server and
+/// against a URL (where each replay of up to 5 steps costs up to a dozen requests).
+pub(crate) const EMBEDDED_SHRINK_ITERS: u32 = 200;
+pub(crate) const REMOTE_SHRINK_ITERS: u32 = 64;
 
 pub(crate) fn random_seed() -> u64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();

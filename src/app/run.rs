@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
-    EMBEDDED_PROPTEST_CASES, REMOTE_PROPTEST_CASES, YANDEX_IAM_HOST, YANDEX_OPERATION_URL,
-    credentials, harness, is_loopback, parse_base_url, random_seed, runtime, usage,
+    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS,
+    YANDEX_IAM_HOST, YANDEX_OPERATION_URL, credentials, harness, is_loopback, parse_base_url,
+    random_seed, runtime, usage,
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
@@ -83,16 +84,21 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         rt.handle().clone(),
         &token,
     );
+    // Polled operations cost wall time, and a URL costs quota: fewer sequences there, and
+    // fewer replays when shrinking a failure.
+    let frugal = args.base_url.is_some() || args.reference_mode == reference::Mode::Async;
     run.generation = Generation {
         seed,
-        // Polled operations cost wall time, and a URL costs quota: fewer sequences there.
-        cases: args.proptest_cases.unwrap_or(
-            if args.base_url.is_some() || args.reference_mode == reference::Mode::Async {
-                REMOTE_PROPTEST_CASES
-            } else {
-                EMBEDDED_PROPTEST_CASES
-            },
-        ),
+        cases: args.proptest_cases.unwrap_or(if frugal {
+            REMOTE_PROPTEST_CASES
+        } else {
+            EMBEDDED_PROPTEST_CASES
+        }),
+        shrink_iters: if frugal {
+            REMOTE_SHRINK_ITERS
+        } else {
+            EMBEDDED_SHRINK_ITERS
+        },
     };
     run.min_interval = args
         .max_rps

@@ -143,6 +143,9 @@ pub struct Generation {
     pub seed: u64,
     /// Generated sequences per property trial.
     pub cases: u32,
+    /// At most this many replays while shrinking a failing sequence (each replay sends the
+    /// whole sequence again).
+    pub shrink_iters: u32,
 }
 
 /// What the trials of one run share.
@@ -192,7 +195,11 @@ impl Run {
             service_account_id,
             operation_timeout,
             runtime,
-            generation: Generation { seed: 0, cases: 0 },
+            generation: Generation {
+                seed: 0,
+                cases: 0,
+                shrink_iters: 0,
+            },
             min_interval: None,
             next_slot: Mutex::new(tokio::time::Instant::now()),
             secrets: Mutex::new(Vec::new()),

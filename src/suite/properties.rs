@@ -33,9 +33,6 @@ pub const START: &str = "initial state of a generated sequence";
 /// The longest sequence generated.
 const MAX_STEPS: usize = 5;
 
-/// Shrinking stops after this many attempts (each replays a whole sequence).
-const MAX_SHRINK_ITERS: u32 = 200;
-
 /// Which inputs a property draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -234,7 +231,7 @@ fn explore(run: Arc<Run>, key: Value, profile: Profile) -> Result<Explored, Harn
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(generation.seed),
-        max_shrink_iters: MAX_SHRINK_ITERS,
+        max_shrink_iters: generation.shrink_iters,
         max_shrink_time: 0,
         ..Config::default()
     };
