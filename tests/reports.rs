@@ -379,7 +379,11 @@ fn an_interrupted_run_leaves_no_key() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Once the run holds a key, its trials have started and the signal watch is in place.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while common::keys_on(&url) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
