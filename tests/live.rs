@@ -107,29 +107,8 @@ fn a_killed_run_is_cleaned_up_from_its_ledger() {
     let url = start_with(options);
     let ledger = std::env::temp_dir().join(format!("akc-killed-{}.ledger", std::process::id()));
     std::fs::remove_file(&ledger).ok();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .args([
-            "run",
-            "-q",
-            "--base-url",
-            &url,
-            "--token",
-            TOKEN,
-            "--service-account-id",
-            ACCOUNT,
-            "--ledger",
-            ledger.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the run holds keys, then kill it without warning.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while keys_on(&url) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Once the run holds keys, kill it without warning.
+    let mut child = common::spawn_run_holding_keys(&url, &["--ledger", ledger.to_str().unwrap()]);
     child.kill().unwrap();
     child.wait().unwrap();
     let left = keys_on(&url);

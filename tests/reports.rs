@@ -361,29 +361,7 @@ fn the_github_step_summary_is_appended() {
 #[test]
 fn an_interrupted_run_leaves_no_key() {
     let url = start_reference(Mode::Async, Style::Verbose, Masks::Strict, vec![]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .args([
-            "run",
-            "-q",
-            "--base-url",
-            &url,
-            "--token",
-            TOKEN,
-            "--service-account-id",
-            ACCOUNT,
-            "--test-threads",
-            "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Once the run holds a key, its trials have started and the signal watch is in place.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while common::keys_on(&url) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = common::spawn_run_holding_keys(&url, &["--test-threads", "1"]);
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -43,7 +43,6 @@ pub struct Case {
     pub name: String,
     /// Where it came from (`cases/x.json (embedded)` or a path), for messages.
     pub origin: String,
-    pub about: String,
     pub rule: &'static str,
     pub level: Level,
     pub key: KeyKind,
@@ -323,7 +322,6 @@ pub fn parse(file: &str, stem: &str, contents: &str) -> Result<Case, CaseError> 
     Ok(Case {
         name: stem.to_string(),
         origin: file.to_string(),
-        about: doc["about"].as_str().unwrap_or_default().to_string(),
         rule: rule.id,
         level: rule.level,
         key,

@@ -9,8 +9,6 @@
 
 use serde_json::{Map, Value};
 
-use super::rules::{self, Level};
-
 pub const INVALID_ARGUMENT: i64 = 3;
 pub const NOT_FOUND: i64 = 5;
 pub const PERMISSION_DENIED: i64 = 7;
@@ -212,10 +210,6 @@ impl Verdict {
             allowed: vec![allowed],
             quirks: Vec::new(),
         }
-    }
-
-    pub fn level(&self) -> Level {
-        rules::get(self.rule).level
     }
 
     /// The description after an accepted update, if accepting it is allowed.
@@ -456,6 +450,7 @@ pub fn allowed(key: Key<'_>, body: &str) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::rules::{self, Level};
     use serde_json::json;
 
     const NOW: &str = "as it was";
@@ -602,7 +597,7 @@ mod tests {
                 "{body}"
             );
             assert_eq!(v.quirks, quirks, "{body}");
-            assert_eq!(v.level(), Level::Info);
+            assert_eq!(rules::get(v.rule).level, Level::Info);
         }
     }
 

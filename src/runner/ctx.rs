@@ -223,33 +223,44 @@ impl Ctx {
         body: Option<String>,
         auth: Auth,
     ) -> Result<UpdateOutcome, HarnessError> {
+        Ok(self.update_traced(id, body, auth).await?.0)
+    }
+
+    /// [`Ctx::update`], also returning the answer to the PATCH itself (the last one, when it
+    /// was retried): the exchange a finding about the update points at.
+    pub async fn update_traced(
+        &mut self,
+        id: &str,
+        body: Option<String>,
+        auth: Auth,
+    ) -> Result<(UpdateOutcome, Exchange), HarnessError> {
         let run = self.run.clone();
         let expect = Expect::new(DocKind::UpdateOperation).for_key(id);
         let exchange = self
             .call(run.api.update(id, body, auth), expect.clone())
             .await?;
         if !exchange.is_success() {
-            return Ok(
-                match exchange
-                    .json
-                    .as_ref()
-                    .ok()
-                    .and_then(|j| j.get("code"))
-                    .and_then(Value::as_i64)
-                {
-                    Some(code) => UpdateOutcome::Rejected { code },
-                    None => UpdateOutcome::Unreadable,
-                },
-            );
+            let code = exchange
+                .json
+                .as_ref()
+                .ok()
+                .and_then(|j| j.get("code"))
+                .and_then(Value::as_i64);
+            let outcome = match code {
+                Some(code) => UpdateOutcome::Rejected { code },
+                None => UpdateOutcome::Unreadable,
+            };
+            return Ok((outcome, exchange));
         }
-        let Some(op) = self.finish_operation(&exchange, expect).await? else {
-            return Ok(UpdateOutcome::Unreadable);
-        };
-        Ok(match operation::result_of(&op) {
-            Some(operation::OpResult::Response(key)) => UpdateOutcome::Applied(key),
-            Some(operation::OpResult::Error { code, .. }) => UpdateOutcome::Rejected { code },
+        let outcome = match self.finish_operation(&exchange, expect).await? {
             None => UpdateOutcome::Unreadable,
-        })
+            Some(op) => match operation::result_of(&op) {
+                Some(operation::OpResult::Response(key)) => UpdateOutcome::Applied(key),
+                Some(operation::OpResult::Error { code, .. }) => UpdateOutcome::Rejected { code },
+                None => UpdateOutcome::Unreadable,
+            },
+        };
+        Ok((outcome, exchange))
     }
 
     /// Deletes a key and waits for the operation; true when it is gone.

@@ -82,19 +82,6 @@ pub enum Status {
     Skipped,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::ExpectedFailure => "expected-failure",
-            Status::Stale => "stale",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
-        }
-    }
-}
-
 impl Record {
     /// The area is the first segment of the name (`update::...` → `update`).
     pub fn area(&self) -> &str {

@@ -43,17 +43,12 @@ async fn run_case(ctx: &mut Ctx, case: &Case) -> Result<(), HarnessError> {
         }
     };
     // U9: no key to judge against; the update must be refused and create nothing.
-    let first_exchange = ctx.exchanges.len();
-    let outcome = ctx
-        .update(&id, Some(case.body.clone()), Auth::Token)
+    let (outcome, patch) = ctx
+        .update_traced(&id, Some(case.body.clone()), Auth::Token)
         .await?;
-    let patch = ctx.exchanges.get(first_exchange).cloned();
     if let Some((codes, rule)) = case.verdict.rejected() {
         let found = crate::checks::update::was_rejected(rule, &outcome, codes);
-        ctx.record(found.map(|v| match &patch {
-            Some(p) => v.seen_in(p),
-            None => v,
-        }));
+        ctx.record(found.map(|v| v.seen_in(&patch)));
     }
     if let Some(found) = ctx.read_key(&id).await? {
         ctx.adopt(&id);

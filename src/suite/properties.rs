@@ -207,9 +207,7 @@ fn report(played: &Played, seed: u64, first_len: usize) -> String {
         for v in &step.violations {
             text.push_str(&format!("\n     broke [{}] {}", v.rule, v.title));
         }
-        if let Some(curl) = &step.curl {
-            text.push_str(&format!("\n     reproduce: {curl}"));
-        }
+        text.push_str(&format!("\n     reproduce: {}", step.curl));
     }
     text
 }

@@ -19,7 +19,7 @@ pub struct Step {
     /// Every violation recorded while the step ran (universal checks included).
     pub violations: Vec<Violation>,
     /// How to repeat the Update request.
-    pub curl: Option<String>,
+    pub curl: String,
     /// The key as read after the step; `None` when it could not be read.
     pub after: Option<Value>,
     /// For an open (U8) input: which reading the target chose.
@@ -64,17 +64,19 @@ pub async fn update_and_judge(
 ) -> Result<Step, HarnessError> {
     let id = id_of(before);
     let seen = ctx.violations.len();
-    let first_exchange = ctx.exchanges.len();
-    let outcome = ctx.update(&id, Some(body.to_string()), Auth::Token).await?;
-    let curl = ctx.exchanges.get(first_exchange).map(|e| e.curl());
+    let (outcome, patch) = ctx
+        .update_traced(&id, Some(body.to_string()), Auth::Token)
+        .await?;
     let after = Some(ctx.read_existing(&id).await?);
     // Each finding points at the Update that showed it, with a curl to repeat it.
-    let patch = ctx.exchanges.get(first_exchange).cloned();
     let judged: Vec<Violation> = judge(verdict, sent, before, &outcome, after.as_ref())
         .into_iter()
-        .map(|v| match (&v.request, &patch) {
-            (None, Some(p)) => v.seen_in(p),
-            _ => v,
+        .map(|v| {
+            if v.request.is_none() {
+                v.seen_in(&patch)
+            } else {
+                v
+            }
         })
         .collect();
     let observation = judged
@@ -100,7 +102,7 @@ pub async fn update_and_judge(
         expected: verdict.describe(),
         observed,
         violations: ctx.violations[seen..].to_vec(),
-        curl,
+        curl: patch.curl(),
         after,
         observation,
     })

@@ -164,3 +164,31 @@ pub fn keys_on(url: &str) -> usize {
     });
     listed["accessKeys"].as_array().map_or(0, Vec::len)
 }
+
+/// Starts `run -q` against `url` with the test credentials and `extra` flags, outputs piped,
+/// and returns once the run holds a key (its trials, and its signal watch, have started).
+pub fn spawn_run_holding_keys(url: &str, extra: &[&str]) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_accesskey-conformance"))
+        .env_remove("YC_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .args([
+            "run",
+            "-q",
+            "--base-url",
+            url,
+            "--token",
+            TOKEN,
+            "--service-account-id",
+            ACCOUNT,
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while keys_on(url) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
