@@ -88,6 +88,20 @@ impl Record {
         self.name.split("::").next().unwrap_or("")
     }
 
+    /// A trial that did not run, and why.
+    fn untried(spec: &Spec, expected: Option<Expected>, reason: String) -> Self {
+        Record {
+            name: spec.name.clone(),
+            rule: spec.rule,
+            level: spec.level,
+            outcome: Outcome::Skipped(reason),
+            expected,
+            observations: Vec::new(),
+            duration: Duration::ZERO,
+            requests: 0,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match (&self.outcome, &self.expected) {
             (Outcome::Pass, None) => Status::Passed,
@@ -396,21 +410,15 @@ pub fn execute(
     let mut trials = Vec::new();
     for spec in specs {
         let expected = plan.expected.get(&spec.name).cloned();
-        let skipped = |reason: String| Record {
-            name: spec.name.clone(),
-            rule: spec.rule,
-            level: spec.level,
-            outcome: Outcome::Skipped(reason),
-            expected: expected.clone(),
-            observations: Vec::new(),
-            duration: Duration::ZERO,
-            requests: 0,
-        };
         if spec.level > plan.level {
-            run.push(skipped(format!(
-                "level {} is not selected (--level {})",
-                spec.level, plan.level
-            )));
+            run.push(Record::untried(
+                spec,
+                expected,
+                format!(
+                    "level {} is not selected (--level {})",
+                    spec.level, plan.level
+                ),
+            ));
             continue;
         }
         let shared = run.clone();
@@ -420,55 +428,40 @@ pub fn execute(
         let trial = Trial::ignorable_test(spec.name.clone(), move || {
             let run = shared;
             let spec = spec_for_trial;
-            let record = |outcome, observations, duration, requests| Record {
-                name: spec.name.clone(),
-                rule: spec.rule,
-                level: spec.level,
-                outcome,
-                expected: expectation.clone(),
-                observations,
-                duration,
-                requests,
-            };
             if interrupted.load(Ordering::SeqCst) {
-                run.push(record(
-                    Outcome::Skipped("interrupted".into()),
-                    Vec::new(),
-                    Duration::ZERO,
-                    0,
-                ));
+                run.push(Record::untried(&spec, expectation, "interrupted".into()));
                 return Ok(Completion::ignored_with("interrupted"));
             }
             let started = Instant::now();
             let (outcome, observations, requests) =
                 run.runtime.block_on(run_spec(run.clone(), &spec));
-            let message = failure_text(&outcome).map(|t| run.redact(&t));
-            let skip_reason = match &outcome {
-                Outcome::Skipped(why) => Some(why.clone()),
-                _ => None,
-            };
-            let rec = record(outcome, observations, started.elapsed(), requests);
-            let status = rec.status();
-            let reason = rec.expected.as_ref().map(|e| e.reason.clone());
-            run.push(rec);
-            match status {
-                Status::Skipped => Ok(Completion::ignored_with(skip_reason.unwrap_or_default())),
-                Status::ExpectedFailure => Ok(Completion::ignored_with(format!(
+            let mut record = Record::untried(&spec, expectation, String::new());
+            record.observations = observations;
+            record.duration = started.elapsed();
+            record.requests = requests;
+            record.outcome = outcome;
+            let completion = match (record.status(), &record.outcome, &record.expected) {
+                (Status::Skipped, Outcome::Skipped(why), _) => {
+                    Ok(Completion::ignored_with(why.clone()))
+                }
+                (Status::ExpectedFailure, _, Some(e)) => Ok(Completion::ignored_with(format!(
                     "expected failure: {}",
-                    reason.unwrap_or_default()
+                    e.reason
                 ))),
-                Status::Stale => Err(Failed::from(
+                (Status::Stale, _, _) => Err(Failed::from(
                     "stale expectation: the trial passed; remove it from the expected-failures file",
                 )),
-                _ => match message {
-                    Some(m) => Err(Failed::from(m)),
+                (_, outcome, _) => match failure_text(outcome) {
+                    Some(m) => Err(Failed::from(run.redact(&m))),
                     None => Ok(Completion::Completed),
                 },
-            }
+            };
+            run.push(record);
+            completion
         })
         .with_kind(spec.level.as_str());
         if args.is_filtered_out(&trial) || args.is_ignored(&trial) {
-            run.push(skipped("filtered out".into()));
+            run.push(Record::untried(spec, expected, "filtered out".into()));
         }
         trials.push(trial);
     }
