@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use accesskey_conformance::checks::response::{Expect, Secrets, check_response};
+use accesskey_conformance::checks::clock::Timeline;
+use accesskey_conformance::checks::response::{Expect, Judge, Secrets, check_response};
 use accesskey_conformance::contract::{DocKind, Schemas, parse_strict};
 use accesskey_conformance::reference::{self, Options, Style};
 use accesskey_conformance::target::{Api, Auth, Client, Exchange};
@@ -78,11 +79,18 @@ fn update_answer_parse_and_check(bencher: Bencher, style: &str) {
     let schemas = &*SCHEMAS;
     // A run that has created 50 keys knows 50 secrets.
     let secrets = Secrets::new(&(0..50).map(|i| format!("YCM{i:037}")).collect::<Vec<_>>());
+    let timeline = Timeline::default();
     bencher
         .with_inputs(|| sample.update.clone())
         .bench_local_values(|mut exchange| {
             exchange.json = serde_json::from_str(&exchange.body).map_err(|e| e.to_string());
-            let found = check_response(&exchange, &expect, schemas, &secrets);
+            let judge = Judge {
+                schemas,
+                secrets: &secrets,
+                timeline: &timeline,
+                clock_tolerance: chrono::Duration::seconds(300),
+            };
+            let found = check_response(&exchange, &expect, &judge);
             assert!(found.is_empty());
             found
         });

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
-use crate::contract::{DocKind, Schemas};
+use crate::contract::Schemas;
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
@@ -137,7 +137,8 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         let probe = rt.block_on(async {
             let mut ctx = runner::Ctx::new(run.clone());
             let list = run.api.list(&run.service_account_id, None);
-            ctx.call(list, Expect::new(DocKind::ListResponse)).await
+            ctx.call(list, Expect::listing(&run.service_account_id))
+                .await
         });
         match probe {
             Ok(_) => {}

@@ -5,6 +5,7 @@
 //! - [`timestamps`], [`operation`], [`update`]: one predicate per rule, used by the above and
 //!   by the trials that test one rule on purpose.
 
+pub mod clock;
 pub mod operation;
 pub mod response;
 pub mod timestamps;
@@ -14,12 +15,16 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::contract::{Level, rules};
 use crate::target::Exchange;
 
 /// One way the target broke one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub rule: &'static str,
+    /// The level of the part of the rule that was broken: the rule's own level, unless the
+    /// check says it broke a weaker part (O4, O5 and O6 have should parts).
+    pub level: Level,
     /// What went wrong, in one line.
     pub title: String,
     /// JSON pointer into the response body, when the problem sits at one place.
@@ -39,6 +44,7 @@ impl Violation {
     pub fn new(rule: &'static str, title: impl Into<String>) -> Self {
         Violation {
             rule,
+            level: rules::get(rule).level,
             title: title.into(),
             pointer: None,
             received: String::new(),
@@ -47,6 +53,19 @@ impl Violation {
             curl: None,
             detail: None,
         }
+    }
+
+    /// Marks the violation as one of the rule's should-level part.
+    pub fn should(mut self) -> Self {
+        self.level = Level::Should;
+        self
+    }
+
+    /// Charges the violation to another rule (at that rule's level).
+    pub fn charged_to(mut self, rule: &'static str) -> Self {
+        self.rule = rule;
+        self.level = rules::get(rule).level;
+        self
     }
 
     pub fn at(mut self, pointer: impl Into<String>) -> Self {

@@ -1,4 +1,5 @@
-//! Operation checks (O1-O4, O6) and [`result_of`], the reading of a finished operation.
+//! Operation checks (O1-O4, O6, O9), [`envelope`] (can the harness read an operation at all)
+//! and [`result_of`], the reading of a finished operation.
 
 use serde_json::Value;
 
@@ -11,6 +12,34 @@ fn has(op: &Value, field: &str) -> bool {
 /// A missing `done` means false (proto3 default).
 pub fn is_done(op: &Value) -> bool {
     op.get("done").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// What the harness needs of an operation to follow it: its id and whether it is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: String,
+    pub done: bool,
+}
+
+/// Reads the envelope of an operation, or says why it cannot be read (not an object, no string
+/// `id`, `done` neither a boolean nor absent/null). An operation that cannot be read cannot be
+/// followed: the harness stops at once instead of waiting out a timeout (O9; the finding
+/// itself comes from the schema's O9 part, `schemas/operation.schema.json`).
+pub fn envelope(op: &Value) -> Result<Envelope, String> {
+    let Some(object) = op.as_object() else {
+        return Err("the operation is not a JSON object".into());
+    };
+    let id = match object.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        None | Some(Value::Null) => return Err("the operation has no id".into()),
+        Some(other) => return Err(format!("the operation id is not a string: {other}")),
+    };
+    let done = match object.get("done") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(done)) => *done,
+        Some(other) => return Err(format!("done is not a boolean: {other}")),
+    };
+    Ok(Envelope { id, done })
 }
 
 /// O1: an operation never carries both `error` and `response`.
@@ -79,6 +108,7 @@ pub fn types_name_the_messages(op: &Value, method: Method) -> Vec<Violation> {
             if !ok {
                 found.push(
                     Violation::new("O4", format!("{pointer} names the wrong message"))
+                        .should()
                         .at(pointer)
                         .received(format!("{t:?}"))
                         .expected(format!("a type URL ending in {wanted}")),
@@ -106,6 +136,72 @@ pub fn read_back_matches(first: &Value, read: &Value) -> Vec<Violation> {
                 .at("/done")
                 .expected("done stays true"),
         );
+    }
+    found
+}
+
+/// A value as proto3 JSON data: `@type` dropped, members holding a default (`null`, `""`,
+/// `false`, `0`, `[]`, `{}`) dropped, timestamps as instants, `lastUsedAt` aside (it moves
+/// whenever the key is used).
+pub fn as_data(value: &Value) -> Value {
+    use super::timestamps::TIMESTAMP_FIELDS;
+    use crate::contract::timestamp::parse_strict;
+    match value {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (name, member) in map {
+                if name == "@type" || name == "lastUsedAt" {
+                    continue;
+                }
+                let data = match (TIMESTAMP_FIELDS.contains(&name.as_str()), member) {
+                    (true, Value::String(text)) => match parse_strict(text) {
+                        Ok(i) => Value::String(format!("{}.{:09}", i.seconds, i.nanos)),
+                        Err(_) => member.clone(),
+                    },
+                    _ => as_data(member),
+                };
+                let default = match &data {
+                    Value::Null => true,
+                    Value::Bool(b) => !b,
+                    Value::Number(n) => n.as_f64() == Some(0.0),
+                    Value::String(s) => s.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    Value::Object(o) => o.is_empty(),
+                };
+                if !default {
+                    out.insert(name.clone(), data);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(as_data).collect()),
+        other => other.clone(),
+    }
+}
+
+/// O6 (must): a finished operation read back at `/operations/{id}` is the one the harness saw
+/// finish: the same id, still done, and the same response or error, compared as data.
+pub fn read_back_is_the_same(seen: &Value, read: &Value) -> Vec<Violation> {
+    let mut found = read_back_matches(seen, read);
+    for part in ["response", "error"] {
+        let (a, b) = (
+            as_data(seen.get(part).unwrap_or(&Value::Null)),
+            as_data(read.get(part).unwrap_or(&Value::Null)),
+        );
+        if a != b {
+            found.push(
+                Violation::new(
+                    "O6",
+                    format!("the operation read back carries another {part}"),
+                )
+                .at(format!("/{part}"))
+                .received(show(read.get(part).unwrap_or(&Value::Null)))
+                .expected(format!(
+                    "{} (as the operation's final answer showed it)",
+                    show(seen.get(part).unwrap_or(&Value::Null))
+                )),
+            );
+        }
     }
     found
 }
@@ -164,6 +260,53 @@ mod tests {
         assert_eq!(types_name_the_messages(&op, Method::Delete).len(), 2);
         let untyped = json!({"metadata": {"accessKeyId": "k"}, "response": {}});
         assert!(types_name_the_messages(&untyped, Method::Delete).is_empty());
+    }
+
+    #[test]
+    fn envelopes_are_read_leniently_but_not_guessed() {
+        let ok = |v: Value| envelope(&v).ok();
+        assert_eq!(
+            ok(json!({"id": "o"})),
+            Some(Envelope {
+                id: "o".into(),
+                done: false
+            })
+        );
+        assert_eq!(
+            ok(json!({"id": "o", "done": null})).map(|e| e.done),
+            Some(false)
+        );
+        assert_eq!(
+            ok(json!({"id": "o", "done": true})).map(|e| e.done),
+            Some(true)
+        );
+        for broken in [
+            json!({"id": "o", "done": "true"}),
+            json!({"id": "o", "done": 1}),
+            json!({"done": true}),
+            json!({"id": 7, "done": true}),
+            json!([{"id": "o"}]),
+        ] {
+            assert!(envelope(&broken).is_err(), "{broken}");
+        }
+    }
+
+    #[test]
+    fn read_back_compares_data_not_spelling() {
+        let seen = json!({"id": "o", "done": true, "response": {"@type": "type.googleapis.com/x.AccessKey",
+            "id": "k", "createdAt": "2026-11-28T10:00:00+03:00", "description": "",
+            "lastUsedAt": "2026-11-28T07:00:01Z"}});
+        let read = json!({"id": "o", "done": true, "response": {"id": "k",
+            "createdAt": "2026-11-28T07:00:00.000Z", "lastUsedAt": "2026-11-28T07:00:09Z"}});
+        assert!(read_back_is_the_same(&seen, &read).is_empty());
+        let stale = json!({"id": "o", "done": true, "response": {"id": "k",
+            "createdAt": "2026-11-28T07:00:00Z", "description": "old"}});
+        assert_eq!(read_back_is_the_same(&seen, &stale).len(), 1);
+        let pending = json!({"id": "o", "done": false});
+        assert_eq!(read_back_is_the_same(&seen, &pending).len(), 2);
+        let empty = json!({"id": "d", "done": true, "response": {}});
+        let typed = json!({"id": "d", "done": true, "response": {"@type": "type.googleapis.com/google.protobuf.Empty", "value": {}}});
+        assert!(read_back_is_the_same(&empty, &typed).is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The checks every response gets, whatever the trial: [`check_response`].
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::clock::{self, Timeline};
 use super::{Violation, operation, timestamps};
 use crate::contract::{DocKind, Schemas};
 use crate::target::Exchange;
@@ -17,6 +19,10 @@ pub struct Expect {
     pub secret_allowed: bool,
     /// A 429/503 the harness retries: judged as an error response, but not as E3.
     pub retryable: bool,
+    /// The service account a List was filtered by (every key listed must belong to it, L2).
+    pub account: Option<String>,
+    /// When the first attempt of this request left, if this answer is to a retry.
+    pub first_sent: Option<DateTime<Utc>>,
 }
 
 impl Expect {
@@ -26,7 +32,16 @@ impl Expect {
             key_id: None,
             secret_allowed: false,
             retryable: false,
+            account: None,
+            first_sent: None,
         }
+    }
+
+    /// A List filtered by `account`.
+    pub fn listing(account: &str) -> Self {
+        let mut expect = Expect::new(DocKind::ListResponse);
+        expect.account = Some(account.to_string());
+        expect
     }
 
     pub fn for_key(mut self, key_id: &str) -> Self {
@@ -84,13 +99,66 @@ impl Secrets {
     }
 }
 
-/// Runs every universal check on one exchange. `secrets` are the Create secrets seen so far.
-pub fn check_response(
-    exchange: &Exchange,
-    expect: &Expect,
-    schemas: &Schemas,
-    secrets: &Secrets,
-) -> Vec<Violation> {
+/// What the universal checks judge with besides the exchange: the schemas, the Create secrets
+/// seen so far, the run's record of its mutations and the clock tolerance (T5).
+pub struct Judge<'a> {
+    pub schemas: &'a Schemas,
+    pub secrets: &'a Secrets,
+    pub timeline: &'a Timeline,
+    pub clock_tolerance: chrono::Duration,
+}
+
+/// E4: an answer with a JSON body says so (`application/json`, parameters allowed), and its
+/// bytes are UTF-8.
+pub fn labelled_json_in_utf8(exchange: &Exchange) -> Vec<Violation> {
+    let mut found = Vec::new();
+    if exchange.json.is_ok() {
+        let media = exchange.media_type();
+        if media.as_deref() != Some("application/json") {
+            found.push(
+                Violation::new("E4", "a JSON answer is not labelled application/json")
+                    .received(format!(
+                        "Content-Type: {}",
+                        exchange.header("content-type").unwrap_or("(none)")
+                    ))
+                    .expected(
+                        "Content-Type: application/json (a charset or other parameters may follow)",
+                    ),
+            );
+        }
+    }
+    if !exchange.utf8 {
+        found.push(
+            Violation::new("E4", "the body is not valid UTF-8")
+                .received(exchange.snippet())
+                .expected("UTF-8, as JSON text must be"),
+        );
+    }
+    found
+}
+
+/// L2: a List filtered by an account shows only that account's keys.
+pub fn keys_belong_to(json: &Value, account: &str) -> Vec<Violation> {
+    let mut found = Vec::new();
+    if let Some(keys) = json.get("accessKeys").and_then(Value::as_array) {
+        for (i, key) in keys.iter().enumerate() {
+            match key.get("serviceAccountId").and_then(Value::as_str) {
+                Some(owner) if owner != account => found.push(
+                    Violation::new("L2", "List shows a key of another service account")
+                        .at(format!("/accessKeys/{i}/serviceAccountId"))
+                        .received(format!("{owner:?}"))
+                        .expected(format!("only keys of {account:?}, the account asked for")),
+                ),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Runs every universal check on one exchange.
+pub fn check_response(exchange: &Exchange, expect: &Expect, judge: &Judge<'_>) -> Vec<Violation> {
+    let (schemas, secrets) = (judge.schemas, judge.secrets);
     let mut found = Vec::new();
     let status = exchange.status;
     if status >= 500 && !expect.retryable {
@@ -104,6 +172,7 @@ pub fn check_response(
         );
     }
     let is_error = status >= 400;
+    found.extend(labelled_json_in_utf8(exchange));
     if !exchange.is_success() && !is_error {
         found.push(
             Violation::new("E1", format!("unexpected HTTP status {status}"))
@@ -148,6 +217,24 @@ pub fn check_response(
         found.extend(schema_violations(schemas, expect.kind, json));
         found.extend(timestamps::timestamps_are_valid(json));
         found.extend(operation_rules(expect, json));
+        let answer = clock::Answer {
+            window: clock::Window {
+                from: exchange.sent_at,
+                to: exchange.received_at,
+            },
+            first_sent: expect.first_sent.unwrap_or(exchange.sent_at),
+            date: exchange.server_date(),
+        };
+        found.extend(clock::stamps_tell_the_time(
+            json,
+            expect.kind,
+            &answer,
+            judge.timeline,
+            judge.clock_tolerance,
+        ));
+        if let Some(account) = &expect.account {
+            found.extend(keys_belong_to(json, account));
+        }
     }
     attach(found, exchange)
 }
@@ -197,6 +284,10 @@ pub fn error_is_a_status(http: u16, json: &Value, schemas: &Schemas) -> Vec<Viol
 fn operation_rules(expect: &Expect, json: &Value) -> Vec<Violation> {
     let mut found = Vec::new();
     let mut one = |op: &Value, key_id: Option<&str>, at: &str| {
+        if operation::envelope(op).is_err() {
+            // Nothing more can be read from it (the schema reports O9).
+            return;
+        }
         let mut vs: Vec<Violation> = [
             operation::never_both_error_and_response(op),
             operation::done_has_a_result(op),
@@ -243,8 +334,45 @@ mod tests {
             response_headers: Vec::new(),
             body: body.into(),
             json: serde_json::from_str(body).map_err(|e| e.to_string()),
+            utf8: true,
+            sent_at: Utc::now(),
+            received_at: Utc::now(),
             elapsed: std::time::Duration::ZERO,
         }
+    }
+
+    fn judged(exchange: &Exchange, expect: &Expect, secrets: &Secrets) -> Vec<Violation> {
+        let schemas = Schemas::embedded().expect("schemas");
+        let judge = Judge {
+            schemas: &schemas,
+            secrets,
+            timeline: &Timeline::default(),
+            clock_tolerance: chrono::Duration::seconds(300),
+        };
+        check_response(exchange, expect, &judge)
+    }
+
+    #[test]
+    fn json_answers_are_labelled_json_in_utf8() {
+        let mut exchange = answer(r#"{"code": 5, "message": "x"}"#);
+        exchange.status = 404;
+        let expect = Expect::new(DocKind::AccessKey);
+        let rules = |e: &Exchange| -> Vec<&'static str> {
+            judged(e, &expect, &Secrets::default())
+                .iter()
+                .map(|v| v.rule)
+                .collect()
+        };
+        assert_eq!(rules(&exchange), vec!["E4"]);
+        for label in ["application/json", "Application/JSON; charset=utf-8"] {
+            exchange.response_headers = vec![("content-type".into(), label.into())];
+            assert!(rules(&exchange).is_empty(), "{label}");
+        }
+        exchange.response_headers = vec![("content-type".into(), "text/plain".into())];
+        assert_eq!(rules(&exchange), vec!["E4"]);
+        exchange.response_headers = vec![("content-type".into(), "application/json".into())];
+        exchange.utf8 = false;
+        assert_eq!(rules(&exchange), vec!["E4"]);
     }
 
     #[test]
@@ -253,13 +381,12 @@ mod tests {
         assert!(secrets.any_in("a YCMsecret0123 b"));
         assert!(!secrets.any_in("YCMsecret012"));
         assert!(!Secrets::default().any_in("YCMsecret0123"));
-        let schemas = Schemas::embedded().expect("schemas");
         let expect = Expect::new(DocKind::AccessKey);
         for body in [
             r#"{"leak": "YCMsecret0123"}"#,
             r#"{"leak": "\u0059CMsecret0123"}"#,
         ] {
-            let found = check_response(&answer(body), &expect, &schemas, &secrets);
+            let found = judged(&answer(body), &expect, &secrets);
             assert!(found.iter().any(|v| v.rule == "X1"), "{body}: {found:?}");
         }
     }

@@ -1,4 +1,5 @@
-//! Timestamp checks: T1-T3 on every timestamp field of a document, and T4 on their order.
+//! Timestamp checks: T1-T3 on every timestamp field of a document, T4 on their order, T6 on
+//! the case of the designators. (T5, the true time, is `clock`.)
 
 use serde_json::Value;
 
@@ -43,6 +44,25 @@ pub fn timestamps_are_valid(doc: &Value) -> Vec<Violation> {
                         "T2" => "a real date and time (no leap second)",
                         _ => "0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999999Z",
                     }),
+            );
+        }
+    });
+    found
+}
+
+/// T6: the `T` and `Z` designators are upper case (RFC 3339 allows lower case, the protobuf
+/// JSON parsers of the official SDKs do not).
+pub fn designators_are_upper_case(doc: &Value) -> Vec<Violation> {
+    let mut found = Vec::new();
+    each_timestamp(doc, "", &mut |pointer, text| {
+        let lower_t = text.as_bytes().get(10) == Some(&b't');
+        let lower_z = text.ends_with('z');
+        if (lower_t || lower_z) && parse_strict(text).is_ok() {
+            found.push(
+                Violation::new("T6", "timestamp has a lower-case designator")
+                    .at(pointer)
+                    .received(format!("{text:?}"))
+                    .expected("upper-case 'T' and 'Z', as protobuf's JSON printers write them"),
             );
         }
     });
@@ -120,6 +140,14 @@ mod tests {
                 ("T3", "/items/0/modifiedAt".into())
             ]
         );
+    }
+
+    #[test]
+    fn lower_case_designators_are_t6_only() {
+        let doc = json!({"createdAt": "2026-11-28t01:02:03Z", "modifiedAt": "2026-11-28T01:02:03z",
+            "lastUsedAt": "2026-11-28T01:02:03+03:00", "description": "2026-11-28t01:02:03z"});
+        assert_eq!(designators_are_upper_case(&doc).len(), 2);
+        assert!(timestamps_are_valid(&doc).is_empty());
     }
 
     #[test]

@@ -131,9 +131,8 @@ pub fn nothing_changed(before: &Value, after: &Value) -> Vec<Violation> {
     let mut found: Vec<Violation> = immutable_fields_kept(before, after)
         .into_iter()
         .map(|mut v| {
-            v.rule = "U6";
             v.title = format!("a rejected update changed something: {}", v.title);
-            v
+            v.charged_to("U6")
         })
         .collect();
     if description_of(before) != description_of(after) {

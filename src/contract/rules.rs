@@ -1,7 +1,7 @@
 //! The rule table: every [`Rule`] the harness checks, with its id, [`Level`] and title.
 //!
 //! Ids follow the project's contract brief (T timestamps, O operations, U update semantics,
-//! E errors and auth, X secrets) plus S1 for the field types of the reference page, which the
+//! E errors and auth, L List, X secrets) plus S1 for the field types of the reference page, which the
 //! JSON Schemas in `schemas/` carry.
 
 use std::fmt;
@@ -75,6 +75,12 @@ pub static RULES: &[Rule] = &[
         "modifiedAt and lastUsedAt are not before createdAt",
     ),
     rule(
+        "T5",
+        Must,
+        "stamped instants tell the true time, give or take the target's clock offset",
+    ),
+    rule("T6", Should, "the T and Z designators are upper case"),
+    rule(
         "O1",
         Must,
         "an operation never carries both error and response",
@@ -93,8 +99,8 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         "O6",
-        Should,
-        "the operation can be read back by id and stays done",
+        Must,
+        "an operation read back by id is the same operation (should: readable, also after its key is deleted)",
     ),
     rule(
         "O7",
@@ -105,6 +111,11 @@ pub static RULES: &[Rule] = &[
         "O8",
         Must,
         "an operation has a non-empty id and a short description",
+    ),
+    rule(
+        "O9",
+        Must,
+        "an operation's envelope is readable: an object, a string id, a boolean done",
     ),
     rule(
         "U1",
@@ -163,6 +174,22 @@ pub static RULES: &[Rule] = &[
         Must,
         "no request the harness sends is answered with a server error",
     ),
+    rule(
+        "E4",
+        Must,
+        "JSON answers are labelled application/json and are valid UTF-8",
+    ),
+    rule(
+        "L1",
+        Must,
+        "walking List page by page yields each of the account's keys exactly once",
+    ),
+    rule(
+        "L2",
+        Must,
+        "List filtered by a service account shows only that account's keys",
+    ),
+    rule("L3", Should, "a List page holds at most pageSize keys"),
     rule(
         "X1",
         Must,

@@ -17,6 +17,13 @@ pub struct Instant {
     pub nanos: u32,
 }
 
+impl Instant {
+    /// The same instant as a chrono value (every instant of the protobuf range has one).
+    pub fn to_utc(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(self.seconds, self.nanos)
+    }
+}
+
 /// Why a timestamp is not acceptable, tagged by the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimestampError {

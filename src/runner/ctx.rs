@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::Run;
-use crate::checks::response::{Expect, check_response};
+use crate::checks::response::Expect;
 use crate::checks::update::UpdateOutcome;
 use crate::checks::{Violation, operation};
 use crate::contract::DocKind;
@@ -95,19 +95,22 @@ impl Ctx {
     ) -> Result<Exchange, HarnessError> {
         let mut waited = Duration::ZERO;
         let mut backoff = Duration::from_millis(50);
+        let mut first_sent = None;
         for attempt in 1.. {
             self.run.pace().await;
             self.run.count_request();
             self.requests += 1;
             let exchange = self.run.api.send(&request).await?;
+            let first = *first_sent.get_or_insert(exchange.sent_at);
             let throttled = matches!(exchange.status, 429 | 503);
             let mut expect = expect.clone();
             expect.retryable = throttled;
-            let secrets = self.run.secrets();
-            let found = check_response(&exchange, &expect, &self.run.schemas, &secrets);
+            expect.first_sent = Some(first);
+            let found = self.run.check(&exchange, &expect);
             self.violations.extend(found);
             self.exchanges.push(exchange.clone());
             if !throttled {
+                self.run.note_mutation(&exchange, expect.kind, first);
                 return Ok(exchange);
             }
             let wait = retry_after(&exchange).unwrap_or_else(|| backoff.mul_f64(jitter()));
@@ -285,8 +288,9 @@ impl Ctx {
             Some(operation::OpResult::Response(_))
         );
         if !deleted {
-            // The operation said nothing usable (the checks report why): ask the key itself.
-            deleted = self.read_key(id).await?.is_none();
+            // The operation said nothing usable (the checks report why): ask the key itself,
+            // until it is gone or the operation timeout has passed.
+            deleted = self.await_key_gone(id).await?;
         }
         if deleted {
             self.run.ledger_deleted(id);
@@ -294,26 +298,49 @@ impl Ctx {
         Ok(deleted)
     }
 
-    /// Polls an operation until it is done (O7); `None` when it never was or could not be read.
+    /// Reads the key until it is gone, with the polling schedule of operations; false when it
+    /// is still there after the operation timeout.
+    async fn await_key_gone(&mut self, id: &str) -> Result<bool, HarnessError> {
+        let started = Instant::now();
+        let mut schedule = PollSchedule::new(None);
+        loop {
+            if self.read_key(id).await?.is_none() {
+                return Ok(true);
+            }
+            let wait = schedule.next_wait();
+            if started.elapsed() + wait > self.run.operation_timeout {
+                return Ok(false);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Polls an operation until it is done (O7); `None` when it never was, or when an answer
+    /// could not be read: an envelope without a string id or a boolean done stops the polling
+    /// at once (O9, reported by the schema check), as does an operation that cannot be read
+    /// back (O6).
     pub async fn finish_operation(
         &mut self,
         first: &Exchange,
         expect: Expect,
     ) -> Result<Option<Value>, HarnessError> {
         let Ok(op) = &first.json else { return Ok(None) };
-        if operation::is_done(op) {
-            return Ok(Some(op.clone()));
+        if !first.is_success() {
+            return Ok(None);
         }
-        let Some(op_id) = op.get("id").and_then(Value::as_str).map(str::to_string) else {
+        let Ok(envelope) = operation::envelope(op) else {
             return Ok(None);
         };
+        if envelope.done {
+            return Ok(Some(op.clone()));
+        }
+        let op_id = envelope.id;
         let run = self.run.clone();
         let started = Instant::now();
-        let mut interval = Duration::from_millis(20);
-        let mut hint = poll_hint(first);
+        let mut schedule = PollSchedule::new(poll_hint(first));
         let mut not_found = 0;
         loop {
-            let wait = hint.unwrap_or(interval);
+            let wait = schedule.next_wait();
             if started.elapsed() + wait > run.operation_timeout {
                 self.record([Violation::new(
                     "O7",
@@ -327,15 +354,17 @@ impl Ctx {
                 return Ok(None);
             }
             tokio::time::sleep(wait).await;
-            interval = (interval * 2).min(Duration::from_secs(1));
             let read = self
                 .call(run.api.get_operation(&op_id), expect.clone())
                 .await?;
-            hint = poll_hint(&read);
+            schedule.hint = poll_hint(&read).or(schedule.hint);
             match (read.status, &read.json) {
                 (200..=299, Ok(json)) => {
+                    let Ok(now) = operation::envelope(json) else {
+                        return Ok(None);
+                    };
                     self.record(operation::read_back_matches(op, json));
-                    if operation::is_done(json) {
+                    if now.done {
                         return Ok(Some(json.clone()));
                     }
                 }
@@ -345,6 +374,7 @@ impl Ctx {
                         "O6",
                         format!("operation {op_id} could not be read back: HTTP {status}"),
                     )
+                    .should()
                     .received(read.snippet())
                     .expected("the operation at /operations/{id}")
                     .seen_in(&read)]);
@@ -380,6 +410,42 @@ impl Ctx {
     pub fn adopt(&mut self, id: &str) {
         self.run.ledger_add(id);
         self.created.push(id.to_string());
+    }
+}
+
+/// When to read an unfinished operation again: soon at first (most operations finish within
+/// a round trip or two), then at the interval the target asks for with
+/// `x-operation-poll-interval`, or with a back-off doubling up to the contract's 1 s.
+#[derive(Debug, Clone)]
+pub struct PollSchedule {
+    pub hint: Option<Duration>,
+    next: Duration,
+    polls: u32,
+}
+
+/// The first read of an unfinished operation comes this soon.
+pub const FIRST_POLL: Duration = Duration::from_millis(10);
+
+impl PollSchedule {
+    pub fn new(hint: Option<Duration>) -> Self {
+        PollSchedule {
+            hint,
+            next: FIRST_POLL,
+            polls: 0,
+        }
+    }
+
+    /// The wait before the next read.
+    pub fn next_wait(&mut self) -> Duration {
+        self.polls += 1;
+        if self.polls == 1 {
+            return self.hint.map_or(FIRST_POLL, |h| h.min(FIRST_POLL));
+        }
+        if let Some(hint) = self.hint {
+            return hint;
+        }
+        self.next = (self.next * 2).min(Duration::from_secs(1));
+        self.next
     }
 }
 

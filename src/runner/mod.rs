@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::checks::Violation;
-use crate::checks::response::Secrets;
-use crate::contract::{Level, Schemas};
-use crate::target::Api;
+use crate::checks::clock::{Timeline, Window};
+use crate::checks::response::{Expect, Judge, Secrets, check_response};
+use crate::contract::{DocKind, Level, Schemas};
+use crate::target::{Api, Exchange};
 
 /// The future a trial body returns.
 pub type TrialFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HarnessError>> + 'a>>;
@@ -155,6 +156,10 @@ pub struct Run {
     pub schemas: Schemas,
     pub service_account_id: String,
     pub operation_timeout: Duration,
+    /// How far the target's clock may be from ours (T5).
+    pub clock_tolerance: chrono::Duration,
+    /// When the run's keys were created and its operations started (T5).
+    timeline: Mutex<Timeline>,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
     /// `--max-rps`: the least time between two requests.
@@ -195,6 +200,8 @@ impl Run {
             schemas,
             service_account_id,
             operation_timeout,
+            clock_tolerance: chrono::Duration::seconds(300),
+            timeline: Mutex::new(Timeline::default()),
             runtime,
             generation: Generation {
                 seed: 0,
@@ -232,6 +239,54 @@ impl Run {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// Runs the universal checks on one answer.
+    pub fn check(&self, exchange: &Exchange, expect: &Expect) -> Vec<Violation> {
+        let secrets = self.secrets();
+        let timeline = lock(&self.timeline);
+        let judge = Judge {
+            schemas: &self.schemas,
+            secrets: &secrets,
+            timeline: &timeline,
+            clock_tolerance: self.clock_tolerance,
+        };
+        check_response(exchange, expect, &judge)
+    }
+
+    /// Remembers when a mutation answered by `exchange` acted (its first attempt left at
+    /// `first_sent`): a new key, or a new operation. Later reads are judged by it (T5).
+    pub fn note_mutation(
+        &self,
+        exchange: &Exchange,
+        kind: DocKind,
+        first_sent: chrono::DateTime<chrono::Utc>,
+    ) {
+        if !exchange.is_success() {
+            return;
+        }
+        let Ok(json) = &exchange.json else { return };
+        let window = Window {
+            from: first_sent,
+            to: exchange.received_at,
+        };
+        let mut timeline = lock(&self.timeline);
+        match (kind, exchange.method.as_str()) {
+            (DocKind::CreateResponse, _) => {
+                if let Some(id) = json
+                    .pointer("/accessKey/id")
+                    .and_then(serde_json::Value::as_str)
+                {
+                    timeline.key_created(id, window);
+                }
+            }
+            (DocKind::UpdateOperation | DocKind::DeleteOperation, "PATCH" | "DELETE") => {
+                if let Some(id) = json.get("id").and_then(serde_json::Value::as_str) {
+                    timeline.operation_started(id, window);
+                }
+            }
+            _ => {}
+        }
     }
 
     pub fn count_request(&self) {

@@ -19,10 +19,11 @@ async fn unauthenticated(ctx: &mut Ctx, auth: Auth) -> Result<(), HarnessError> 
     ctx.record(was_rejected("E2", &outcome, &[UNAUTHENTICATED]));
     if !matches!(outcome, UpdateOutcome::Unreadable) {
         let after = ctx.read_existing(&id).await?;
-        ctx.record(nothing_changed(&before, &after).into_iter().map(|mut v| {
-            v.rule = "E2";
-            v
-        }));
+        ctx.record(
+            nothing_changed(&before, &after)
+                .into_iter()
+                .map(|v| v.charged_to("E2")),
+        );
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ use crate::checks::update::{
     UpdateOutcome, description_is, immutable_fields_kept, response_matches_read, was_applied,
 };
 use crate::checks::{Violation, description_of};
-use crate::contract::DocKind;
 use crate::runner::{Ctx, HarnessError, Spec};
 use crate::target::Auth;
 
@@ -64,7 +63,7 @@ async fn o5_list_sees_the_write(ctx: &mut Ctx) -> Result<(), HarnessError> {
         let page = ctx
             .call(
                 run.api.list(&run.service_account_id, page_token.as_deref()),
-                Expect::new(DocKind::ListResponse),
+                Expect::listing(&run.service_account_id),
             )
             .await?;
         let Ok(json) = &page.json else { return Ok(()) };
@@ -84,6 +83,7 @@ async fn o5_list_sees_the_write(ctx: &mut Ctx) -> Result<(), HarnessError> {
                     "O5",
                     "List shows the key as it was before the update",
                 )
+                .should()
                 .at("/description")
                 .received(crate::checks::show(listed))
                 .expected("description \"visible in List\"")
@@ -100,6 +100,7 @@ async fn o5_list_sees_the_write(ctx: &mut Ctx) -> Result<(), HarnessError> {
         "O5",
         "List by service account does not show the updated key",
     )
+    .should()
     .expected(format!("key {id} in the list"))]);
     Ok(())
 }

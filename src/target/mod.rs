@@ -10,6 +10,7 @@ pub use api::{Api, Auth};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Response bodies larger than this are cut off and reported, never parsed.
@@ -29,6 +30,11 @@ pub struct Exchange {
     pub body: String,
     /// The body parsed as JSON, or why it could not be.
     pub json: Result<Value, String>,
+    /// Whether the body bytes are valid UTF-8 (`body` holds them lossily either way).
+    pub utf8: bool,
+    /// When the request left and when the whole answer had arrived, on the harness's clock.
+    pub sent_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
     pub elapsed: Duration,
 }
 
@@ -42,6 +48,29 @@ impl Exchange {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The target's clock as its `Date` header shows it (IMF-fixdate, one-second
+    /// resolution); `None` when the header is absent or in another form.
+    pub fn server_date(&self) -> Option<DateTime<Utc>> {
+        let value = self.header("date")?;
+        chrono::DateTime::parse_from_rfc2822(value.trim())
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    }
+
+    /// The media type of the answer (`application/json` of `application/json; charset=utf-8`),
+    /// in lower case.
+    pub fn media_type(&self) -> Option<String> {
+        let value = self.header("content-type")?;
+        Some(
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+        )
     }
 
     /// `PATCH https://host/path`: how messages name the request.
@@ -174,6 +203,7 @@ impl Client {
             request_headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
         let started = Instant::now();
+        let sent_at = Utc::now();
         let exchange = async {
             let response = builder.send().await.map_err(|e| fail(describe(&e)))?;
             let status = response.status().as_u16();
@@ -198,13 +228,16 @@ impl Client {
                 }
                 bytes.extend_from_slice(&chunk);
             }
+            let utf8 = std::str::from_utf8(&bytes).is_ok();
             let body = String::from_utf8_lossy(&bytes).into_owned();
+            // Parsed from the lossy text: a body that is not UTF-8 is rule E4's finding, and
+            // the rest of it can still be judged.
             let json = if oversized {
                 Err(format!("the body is larger than {} KiB", BODY_CAP / 1024))
             } else if bytes.is_empty() {
                 Err("the body is empty".to_string())
             } else {
-                serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON ({e})"))
+                serde_json::from_str(&body).map_err(|e| format!("the body is not JSON ({e})"))
             };
             Ok(Exchange {
                 method: req.method.to_string(),
@@ -215,6 +248,9 @@ impl Client {
                 response_headers,
                 body,
                 json,
+                utf8,
+                sent_at,
+                received_at: Utc::now(),
                 elapsed: started.elapsed(),
             })
         };
