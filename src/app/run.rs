@@ -136,7 +136,7 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         // error, not one per trial.
         let probe = rt.block_on(async {
             let mut ctx = runner::Ctx::new(run.clone());
-            let list = run.api.list(&run.service_account_id, None);
+            let list = run.api.list(&run.service_account_id, None, None);
             ctx.call(list, Expect::listing(&run.service_account_id))
                 .await
         });

@@ -51,6 +51,8 @@ pub struct Case {
     pub body: String,
     /// The description text the body carries, if any.
     pub sent: Option<String>,
+    /// The body member that carries the id of a second key (made before the update), if any.
+    pub second_key_in: Option<String>,
     pub expect: Expectation,
     /// The outcomes the case allows: the model's, narrowed to what the case expects.
     pub verdict: Verdict,
@@ -280,6 +282,10 @@ pub fn parse(file: &str, stem: &str, contents: &str) -> Result<Case, CaseError> 
                     object.insert(k.clone(), v.clone());
                 }
             }
+            if let Some(member) = doc.get("secondKeyIdIn").and_then(Value::as_str) {
+                // The real id is put in when the second key exists (`Case::body_with`).
+                object.insert(member.to_string(), Value::String(SECOND_KEY.into()));
+            }
             (Value::Object(object).to_string(), sent)
         }
     };
@@ -309,15 +315,7 @@ pub fn parse(file: &str, stem: &str, contents: &str) -> Result<Case, CaseError> 
             ),
         ));
     }
-    match expect {
-        Expectation::Applied(_) => verdict
-            .allowed
-            .retain(|a| matches!(a, Allowed::Applied { .. })),
-        Expectation::Rejected => verdict
-            .allowed
-            .retain(|a| matches!(a, Allowed::Rejected { .. })),
-        Expectation::Either => {}
-    }
+    narrow(&mut verdict, &expect);
 
     Ok(Case {
         name: stem.to_string(),
@@ -328,9 +326,51 @@ pub fn parse(file: &str, stem: &str, contents: &str) -> Result<Case, CaseError> 
         start,
         body,
         sent,
+        second_key_in: doc
+            .get("secondKeyIdIn")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         expect,
         verdict,
     })
+}
+
+/// Keeps the outcomes of `verdict` that the case expects (a case may narrow a U8 choice).
+fn narrow(verdict: &mut Verdict, expect: &Expectation) {
+    match expect {
+        Expectation::Applied(_) => verdict
+            .allowed
+            .retain(|a| matches!(a, Allowed::Applied { .. })),
+        Expectation::Rejected => verdict
+            .allowed
+            .retain(|a| matches!(a, Allowed::Rejected { .. })),
+        Expectation::Either => {}
+    }
+}
+
+/// Stands for the second key's id in a body until that key exists.
+const SECOND_KEY: &str = "ajesecondkeyofthecase";
+
+impl Case {
+    /// The body to send, with the second key's id in place.
+    pub fn body_with(&self, second_key: Option<&str>) -> String {
+        match (second_key, &self.second_key_in) {
+            (Some(id), Some(_)) => self.body.replace(SECOND_KEY, id),
+            _ => self.body.clone(),
+        }
+    }
+
+    /// The outcomes the case allows for a key whose description is really `start` (the run
+    /// marks the keys it creates, so the description a key starts with is the case's `start`
+    /// plus the marker). For a missing key, [`Case::verdict`].
+    pub fn verdict_for(&self, start: &str) -> Verdict {
+        if self.key != KeyKind::Fresh {
+            return self.verdict.clone();
+        }
+        let mut verdict = model::allowed(Key::Exists(start), &self.body);
+        narrow(&mut verdict, &self.expect);
+        verdict
+    }
 }
 
 /// The cases built into the binary (the project's `cases/`).

@@ -17,6 +17,10 @@ pub enum Fault {
     TimestampOutOfRange,
     /// T4: operation `modifiedAt` is a second before `createdAt`.
     ModifiedBeforeCreated,
+    /// T5: timestamps carry the UTC digits under a +03:00 label (three hours early).
+    ShiftedInstants,
+    /// T6: timestamps are written with lower-case `t` and `z`.
+    LowercaseDesignators,
     /// O1: a finished update operation carries an error next to its response.
     BothErrorAndResponse,
     /// O2: a finished operation carries neither error nor response.
@@ -31,12 +35,19 @@ pub enum Fault {
     StaleUpdateResponse,
     /// O5 (should): List shows the description from before the last update.
     StaleList,
-    /// O6: operations cannot be read back at /operations/{id}.
+    /// O6 (should): operations cannot be read back at /operations/{id}.
     OperationNotReadable,
+    /// O6 (should): operations are forgotten once their key is deleted.
+    ForgetsOperationsOfDeletedKeys,
+    /// O6 (must): a finished update read back at /operations/{id} shows the key as it was
+    /// before the update.
+    OperationReadBackStale,
     /// O7: update operations never finish (deletes still do, so nothing is left behind).
     NeverCompletes,
     /// O8: operation descriptions are 300 characters long.
     LongOperationDescription,
+    /// O9: `done` is written as a string (`"true"`, `"false"`).
+    DoneNotBoolean,
     /// U1: descriptions are stored trimmed.
     TrimsDescription,
     /// U1: every non-ASCII character of a description is stored as `?`.
@@ -49,6 +60,11 @@ pub enum Fault {
     NoMaskIsNoOp,
     /// U4: every update issues a new keyId.
     UpdateChangesKeyId,
+    /// U4: body members named like key fields (`keyId`, `serviceAccountId`) are written onto
+    /// the key, as an ORM's mass assignment does.
+    MassAssignment,
+    /// U4: a body `accessKeyId` names the key that is updated, instead of the path.
+    BodyAccessKeyIdWins,
     /// U5: the description limit counts UTF-8 bytes.
     CountsBytes,
     /// U6: the description is stored before the mask is validated.
@@ -65,17 +81,29 @@ pub enum Fault {
     SkipsAuth,
     /// E3: List answers 500 INTERNAL.
     ListInternalError,
+    /// E4: answers are labelled `text/plain`.
+    ContentTypeTextPlain,
+    /// E4: error messages are written in Latin-1, not UTF-8.
+    Latin1Messages,
+    /// L1: List's next page starts one key too far on (offset paging off by one).
+    ListPagingSkips,
+    /// L2: List ignores `serviceAccountId` and shows every account's keys.
+    ListIgnoresAccount,
+    /// L3: List ignores `pageSize` and sends up to 100 keys a page.
+    ListIgnoresPageSize,
     /// X1: Get returns the key's secret.
     SecretInGet,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 30] = [
+    pub const ALL: [Fault; 42] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
         Fault::TimestampOutOfRange,
         Fault::ModifiedBeforeCreated,
+        Fault::ShiftedInstants,
+        Fault::LowercaseDesignators,
         Fault::BothErrorAndResponse,
         Fault::DoneWithoutResult,
         Fault::ResponseWhilePending,
@@ -84,14 +112,19 @@ impl Fault {
         Fault::StaleUpdateResponse,
         Fault::StaleList,
         Fault::OperationNotReadable,
+        Fault::ForgetsOperationsOfDeletedKeys,
+        Fault::OperationReadBackStale,
         Fault::NeverCompletes,
         Fault::LongOperationDescription,
+        Fault::DoneNotBoolean,
         Fault::TrimsDescription,
         Fault::ReplacesNonAscii,
         Fault::IgnoresReset,
         Fault::NoMaskMerges,
         Fault::NoMaskIsNoOp,
         Fault::UpdateChangesKeyId,
+        Fault::MassAssignment,
+        Fault::BodyAccessKeyIdWins,
         Fault::CountsBytes,
         Fault::AppliesBeforeRejecting,
         Fault::IgnoresUnknownPaths,
@@ -100,6 +133,11 @@ impl Fault {
         Fault::WrongHttpStatus,
         Fault::SkipsAuth,
         Fault::ListInternalError,
+        Fault::ContentTypeTextPlain,
+        Fault::Latin1Messages,
+        Fault::ListPagingSkips,
+        Fault::ListIgnoresAccount,
+        Fault::ListIgnoresPageSize,
         Fault::SecretInGet,
     ];
 
@@ -112,18 +150,21 @@ impl Fault {
             TimestampInvalidDate => "T2",
             TimestampOutOfRange => "T3",
             ModifiedBeforeCreated => "T4",
+            ShiftedInstants => "T5",
+            LowercaseDesignators => "T6",
             BothErrorAndResponse => "O1",
             DoneWithoutResult => "O2",
             ResponseWhilePending => "O3",
             MetadataWrongKey | MetadataWrongType => "O4",
             StaleUpdateResponse | StaleList => "O5",
-            OperationNotReadable => "O6",
+            OperationNotReadable | ForgetsOperationsOfDeletedKeys | OperationReadBackStale => "O6",
             NeverCompletes => "O7",
             LongOperationDescription => "O8",
+            DoneNotBoolean => "O9",
             TrimsDescription | ReplacesNonAscii => "U1",
             IgnoresReset => "U2",
             NoMaskMerges | NoMaskIsNoOp => "U3",
-            UpdateChangesKeyId => "U4",
+            UpdateChangesKeyId | MassAssignment | BodyAccessKeyIdWins => "U4",
             CountsBytes => "U5",
             AppliesBeforeRejecting => "U6",
             IgnoresUnknownPaths => "U7",
@@ -132,6 +173,10 @@ impl Fault {
             WrongHttpStatus => "E1",
             SkipsAuth => "E2",
             ListInternalError => "E3",
+            ContentTypeTextPlain | Latin1Messages => "E4",
+            ListPagingSkips => "L1",
+            ListIgnoresAccount => "L2",
+            ListIgnoresPageSize => "L3",
             SecretInGet => "X1",
         }
     }

@@ -85,8 +85,50 @@ pub struct Options {
     pub announced_ttl: Option<std::time::Duration>,
     /// Every token the tokens endpoint issued (for tests that look for leaks).
     pub issued: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// The most keys that existed at once (for tests of --max-live-keys).
+    /// The most keys that existed at once (for tests of --max-live-keys); the keys the server
+    /// starts with are not counted.
     pub peak_keys: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The server's clock runs this far ahead of the true time (behind when negative); its
+    /// `Date` header agrees, as an honestly skewed clock's would.
+    pub clock_skew: chrono::Duration,
+    /// Send a `Date` header (servers need not).
+    pub date_header: bool,
+    /// How List pages.
+    pub paging: Paging,
+    /// Keys that exist before any client comes: (service account, how many). By default one
+    /// key of another account, as a real cloud has.
+    pub existing_keys: Vec<(String, usize)>,
+    /// Operations finish this long after they start, whoever reads them (instead of after
+    /// [`Options::async_polls`] reads), in asynchronous mode.
+    pub finish_after: Option<std::time::Duration>,
+    /// How Create answers (rehearsals of answers a client cannot read, rule R3).
+    pub create_answer: CreateAnswer,
+    /// Every answer is held back this long: a loopback server behaves like a remote one.
+    pub latency: std::time::Duration,
+}
+
+/// The account of the key every reference server starts with (a neighbour of the client's).
+pub const NEIGHBOUR_ACCOUNT: &str = "ajeneighbouraccount0";
+
+/// How List pages through an account's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Paging {
+    /// Full pages, the key id as the token, no token on the last page.
+    Exact,
+    /// What valid servers also do: short pages that still carry a token, an empty last page,
+    /// opaque tokens.
+    Ragged,
+}
+
+/// The form of Create's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CreateAnswer {
+    /// `{accessKey, secret}`, as documented.
+    Documented,
+    /// The members under other names (`access_key`, `secret_access_key`).
+    Renamed,
+    /// Another shape: an Operation whose response holds the key and the secret.
+    Reshaped,
 }
 
 /// The public half of a service account's authorized key.
@@ -175,11 +217,23 @@ impl Options {
             announced_ttl: None,
             issued: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
             peak_keys: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            clock_skew: chrono::Duration::zero(),
+            date_header: true,
+            paging: Paging::Exact,
+            existing_keys: vec![(NEIGHBOUR_ACCOUNT.to_string(), 1)],
+            finish_after: None,
+            create_answer: CreateAnswer::Documented,
+            latency: std::time::Duration::ZERO,
         }
     }
 
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
+    }
+
+    /// The server's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.clock_skew
     }
 }
 
@@ -196,13 +250,31 @@ impl Running {
 }
 
 /// Binds `addr` and serves the API on the current tokio runtime until the task is aborted.
+/// Each connection is served by hyper directly (rather than `axum::serve`), so that the
+/// automatic `Date` header can be left out when the options say so.
 pub async fn start(addr: SocketAddr, options: Options) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let date_header = options.date_header;
     let router = app(options);
     let handle = tokio::spawn(async move {
-        // The server only stops when its task is aborted; an accept error ends it quietly.
-        let _ = axum::serve(listener, router).await;
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, say: wait a little rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.auto_date_header(date_header);
+                // A connection that breaks ends its task; the server goes on.
+                let _ = builder
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
     });
     Ok(Running { addr, handle })
 }

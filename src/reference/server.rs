@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::store::{Effect, OpKind, Render, Status, Store, code, http_status};
-use super::{Fault, Masks, Mode, Options, RetryAfter};
+use super::{CreateAnswer, Fault, Masks, Mode, Options, Paging, RetryAfter};
 
 const KEYS: &str = "/iam/aws-compatibility/v1/accessKeys";
 const TOKENS: &str = "/iam/v1/tokens";
@@ -39,7 +39,9 @@ type AppState = Arc<Shared>;
 impl Shared {
     fn store(&self) -> MutexGuard<'_, Store> {
         // A poisoned lock only means a handler panicked; the data is still usable.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.settle(&self.options);
+        store
     }
 
     fn render(&self) -> Render<'_> {
@@ -48,7 +50,11 @@ impl Shared {
         }
     }
 
-    fn error(&self, status: Status) -> Response {
+    fn error(&self, mut status: Status) -> Response {
+        if self.options.has(Fault::Latin1Messages) {
+            // Turned into Latin-1 bytes on the way out (`answer`).
+            status.message.push_str(" (requête refusée)");
+        }
         let mut http = http_status(status.code);
         if self.options.has(Fault::WrongHttpStatus) && status.code == code::NOT_FOUND {
             http = 400;
@@ -70,8 +76,8 @@ fn json_response(http: u16, body: Value) -> Response {
 /// The router of the reference API with its state.
 pub fn app(options: Options) -> Router {
     let state: AppState = Arc::new(Shared {
+        store: Mutex::new(Store::new(&options)),
         options,
-        store: Mutex::new(Store::default()),
         seen: std::sync::atomic::AtomicU64::new(0),
         replies: Mutex::new(HashMap::new()),
         op_reads: Mutex::new(HashMap::new()),
@@ -94,7 +100,53 @@ pub fn app(options: Options) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(middleware::from_fn_with_state(state.clone(), throttle))
         .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(middleware::from_fn_with_state(state.clone(), answer))
         .with_state(state)
+}
+
+/// The last touches on every answer: its media type (with a charset in the verbose style), the
+/// `Date` header of the server's clock, the E4 faults, and the configured latency.
+async fn answer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let options = &state.options;
+    let mut response = next.run(request).await;
+    let label = if options.has(Fault::ContentTypeTextPlain) {
+        "text/plain; charset=utf-8"
+    } else if options.style == super::Style::Proto3 {
+        "application/json"
+    } else {
+        "application/json; charset=utf-8"
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(label),
+    );
+    if options.date_header {
+        let date = options
+            .now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        if let Ok(value) = header::HeaderValue::from_str(&date) {
+            response.headers_mut().insert(header::DATE, value);
+        }
+    }
+    if options.has(Fault::Latin1Messages) && response.status().as_u16() >= 400 {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        let latin1: Vec<u8> = String::from_utf8_lossy(&bytes)
+            .chars()
+            .flat_map(|c| match u8::try_from(u32::from(c)) {
+                Ok(b) => vec![b],
+                Err(_) => c.to_string().into_bytes(),
+            })
+            .collect();
+        response = Response::from_parts(parts, axum::body::Body::from(latin1));
+    }
+    if !options.latency.is_zero() {
+        tokio::time::sleep(options.latency).await;
+    }
+    response
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -309,10 +361,23 @@ async fn key_create(State(state): State<AppState>, body: Bytes) -> Response {
         }
         Ok(state.store().create_key(options, &account, description))
     })();
+    let rendered = |key: &super::store::Key| state.render().key(key, false);
     match result {
         Ok(key) => json_response(
             200,
-            json!({"accessKey": state.render().key(&key, false), "secret": key.secret}),
+            match options.create_answer {
+                CreateAnswer::Documented => {
+                    json!({"accessKey": rendered(&key), "secret": key.secret})
+                }
+                CreateAnswer::Renamed => {
+                    json!({"access_key": rendered(&key), "secret_access_key": key.secret})
+                }
+                CreateAnswer::Reshaped => json!({
+                    "id": super::store::new_id("aje"),
+                    "done": true,
+                    "response": {"accessKey": rendered(&key), "secret": key.secret},
+                }),
+            },
         ),
         Err(status) => state.error(status),
     }
@@ -365,16 +430,41 @@ async fn key_list(
             ));
         }
     };
-    let after = query.get("pageToken").cloned().unwrap_or_default();
+    let ragged = state.options.paging == Paging::Ragged;
+    let after = match query.get("pageToken").filter(|t| !t.is_empty()) {
+        None => String::new(),
+        Some(token) if ragged => match opaque_token_id(token) {
+            Some(id) => id,
+            None => {
+                return state.error(Status::new(
+                    code::INVALID_ARGUMENT,
+                    "pageToken is not one this server issued",
+                ));
+            }
+        },
+        Some(token) => token.clone(),
+    };
+    let page_size = if state.options.has(Fault::ListIgnoresPageSize) {
+        100
+    } else {
+        page_size
+    };
+    // A ragged server sends short pages (one key fewer than asked) that still carry a token.
+    let take = if ragged && page_size > 1 {
+        page_size - 1
+    } else {
+        page_size
+    };
+    let every_account = state.options.has(Fault::ListIgnoresAccount);
     let store = state.store();
     let mut matching = store
         .keys
         .values()
-        .filter(|k| &k.service_account_id == account && k.id > after);
+        .filter(|k| (every_account || &k.service_account_id == account) && k.id > after);
     let render = state.render();
     let mut page = Vec::new();
     let mut last = None;
-    for key in matching.by_ref().take(page_size) {
+    for key in matching.by_ref().take(take) {
         let mut shown = key.clone();
         if state.options.has(Fault::StaleList) {
             shown.description = key.previous_description.clone();
@@ -382,21 +472,52 @@ async fn key_list(
         page.push(render.key(&shown, false));
         last = Some(key.id.clone());
     }
-    let more = matching.next().is_some();
+    let following = matching.next().map(|k| k.id.clone());
+    let token = match (&last, &following) {
+        // The fault's next page starts after the first key it should show.
+        (Some(_), Some(next)) if state.options.has(Fault::ListPagingSkips) => Some(next.clone()),
+        (Some(last), Some(_)) => Some(last.clone()),
+        // A ragged server does not look ahead: the page after the last key is empty.
+        (Some(last), None) if ragged => Some(last.clone()),
+        _ => None,
+    };
     let mut body = serde_json::Map::new();
     if !page.is_empty() || render.options.style == super::Style::Verbose {
         body.insert("accessKeys".into(), Value::Array(page));
     }
-    match (more, last) {
-        (true, Some(last)) => {
-            body.insert("nextPageToken".into(), json!(last));
+    match token {
+        Some(id) if ragged => {
+            body.insert("nextPageToken".into(), json!(opaque_token(&id)));
         }
-        _ if render.options.style == super::Style::Verbose => {
+        Some(id) => {
+            body.insert("nextPageToken".into(), json!(id));
+        }
+        None if render.options.style == super::Style::Verbose => {
             body.insert("nextPageToken".into(), json!(""));
         }
-        _ => {}
+        None => {}
     }
     json_response(200, Value::Object(body))
+}
+
+/// A page token that says nothing to the client: the last key's id, reversed and in hex.
+fn opaque_token(id: &str) -> String {
+    let reversed: String = id.chars().rev().collect();
+    let hex: String = reversed.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("v2.{hex}")
+}
+
+fn opaque_token_id(token: &str) -> Option<String> {
+    let hex = token.strip_prefix("v2.")?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    let reversed = String::from_utf8(bytes?).ok()?;
+    Some(reversed.chars().rev().collect())
 }
 
 const OUTPUT_ONLY: [&str; 5] = ["id", "serviceAccountId", "createdAt", "keyId", "lastUsedAt"];
@@ -500,8 +621,16 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
         Err(_) if options.has(Fault::CoercesTypes) => serde_json::Map::new(),
         Err(status) => return Err((status, true)),
     };
+    // The members the faulty servers take for their own.
+    let mut taken: Vec<&str> = vec!["updateMask", "description"];
+    if options.has(Fault::MassAssignment) {
+        taken.extend(["keyId", "serviceAccountId"]);
+    }
+    if options.has(Fault::BodyAccessKeyIdWins) {
+        taken.push("accessKeyId");
+    }
     for field in body.keys() {
-        if field != "updateMask" && field != "description" && options.masks == Masks::Strict {
+        if !taken.contains(&field.as_str()) && options.masks == Masks::Strict {
             return Err((
                 Status::new(code::INVALID_ARGUMENT, format!("unknown field `{field}`")),
                 true,
@@ -546,6 +675,17 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
             .collect(),
         (_, true, d) => d.unwrap_or_default(),
     };
+    // The update is accepted: an ORM that assigns every member it knows writes these too.
+    if options.has(Fault::MassAssignment)
+        && let Some(key) = state.store().keys.get_mut(key_id)
+    {
+        if let Some(Value::String(v)) = body.get("keyId") {
+            key.key_id = v.clone();
+        }
+        if let Some(Value::String(v)) = body.get("serviceAccountId") {
+            key.service_account_id = v.clone();
+        }
+    }
     Ok(new)
 }
 
@@ -555,6 +695,14 @@ async fn key_update(
     body: Bytes,
 ) -> Response {
     let options = &state.options;
+    let mut id = id;
+    if options.has(Fault::BodyAccessKeyIdWins)
+        && let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body)
+        && let Some(Value::String(named)) = fields.get("accessKeyId")
+        && state.store().keys.contains_key(named)
+    {
+        id = named.clone();
+    }
     let exists = state.store().keys.contains_key(&id);
     if !exists {
         if options.has(Fault::UpdateCreatesMissingKey) {
@@ -649,9 +797,29 @@ async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) ->
         ));
     }
     state.store().poll(&state.options, &id);
-    let op = state.store().operations.get(&id).cloned();
+    let (op, key_exists) = {
+        let store = state.store();
+        let op = store.operations.get(&id).cloned();
+        let exists = op
+            .as_ref()
+            .is_some_and(|op| store.keys.contains_key(&op.key_id));
+        (op, exists)
+    };
+    if state.options.has(Fault::ForgetsOperationsOfDeletedKeys) && !key_exists {
+        return state.error(Status::new(
+            code::NOT_FOUND,
+            format!("operation {id} not found"),
+        ));
+    }
     match op {
-        Some(op) => operation_response(&state, &op),
+        Some(mut op) => {
+            if state.options.has(Fault::OperationReadBackStale)
+                && let Some(Ok(Some(key))) = &mut op.result
+            {
+                key.description = key.previous_description.clone();
+            }
+            operation_response(&state, &op)
+        }
         None => state.error(Status::new(
             code::NOT_FOUND,
             format!("operation {id} not found"),

@@ -109,6 +109,8 @@ pub struct Store {
     counter: u64,
     /// Ids handed out so far (used when ids come from a counter).
     serial: u64,
+    /// Keys the server started with (not counted in the peak of keys).
+    existing: usize,
 }
 
 /// A fresh id in the Yandex style: a three-letter prefix and 17 lowercase letters and digits.
@@ -123,6 +125,38 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 impl Store {
+    /// A store holding the keys the options say exist before any client comes.
+    pub fn new(options: &Options) -> Self {
+        let mut store = Store::default();
+        for (account, count) in &options.existing_keys {
+            for n in 0..*count {
+                store.create_key(options, account, format!("made before the run ({n})"));
+            }
+        }
+        store.existing = store.keys.len();
+        store
+    }
+
+    /// Finishes every operation whose time has come (see [`Options::finish_after`]).
+    pub fn settle(&mut self, options: &Options) {
+        let Some(after) = options.finish_after else {
+            return;
+        };
+        let Ok(after) = Duration::from_std(after) else {
+            return;
+        };
+        let now = options.now();
+        let due: Vec<String> = self
+            .operations
+            .values()
+            .filter(|op| op.result.is_none() && op.created_at + after <= now)
+            .map(|op| op.id.clone())
+            .collect();
+        for id in due {
+            self.finish(options, &id);
+        }
+    }
+
     /// A fresh id: random, or `prefix` and a counter when the options ask for repeatable ids.
     fn fresh_id(&mut self, options: &Options, prefix: &str) -> String {
         self.serial += 1;
@@ -139,7 +173,7 @@ impl Store {
         service_account_id: &str,
         description: String,
     ) -> Key {
-        let now = Utc::now();
+        let now = options.now();
         // Keys carry millisecond precision, operations nanoseconds: both renderings get exercised.
         let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let secret: String = (0..2)
@@ -153,14 +187,15 @@ impl Store {
             description,
             key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
             secret: format!("YCM{}", &secret[..37]),
-            // In the verbose style keys look used, so lastUsedAt gets rendered and checked.
-            last_used_at: (options.style == Style::Verbose)
-                .then(|| created_at + Duration::milliseconds(250)),
+            // In the verbose style keys look used (by the client that made them, as it made
+            // them), so lastUsedAt gets rendered and checked.
+            last_used_at: (options.style == Style::Verbose).then_some(created_at),
         };
         self.keys.insert(key.id.clone(), key.clone());
-        options
-            .peak_keys
-            .fetch_max(self.keys.len(), std::sync::atomic::Ordering::SeqCst);
+        options.peak_keys.fetch_max(
+            self.keys.len().saturating_sub(self.existing),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         key
     }
 
@@ -173,7 +208,7 @@ impl Store {
         effect: Effect,
     ) -> String {
         self.counter += 1;
-        let now = Utc::now();
+        let now = options.now();
         let preview = match (&effect, self.keys.get(key_id)) {
             (Effect::SetDescription(d), Some(k)) => Some(Key {
                 description: d.clone(),
@@ -188,9 +223,11 @@ impl Store {
             created_at: now,
             modified_at: now,
             created_by: "ajeharnessuser00000".to_string(),
-            polls_left: match options.mode {
-                super::Mode::Sync => 0,
-                super::Mode::Async => options.async_polls.max(1),
+            polls_left: match (options.mode, options.finish_after) {
+                (super::Mode::Sync, _) => 0,
+                // Finished by the clock (`settle`), not by reads.
+                (super::Mode::Async, Some(_)) => u32::MAX,
+                (super::Mode::Async, None) => options.async_polls.max(1),
             },
             effect,
             result: None,
@@ -255,7 +292,7 @@ impl Store {
         };
         if let Some(op) = self.operations.get_mut(op_id) {
             op.result = Some(result);
-            op.modified_at = Utc::now();
+            op.modified_at = options.now();
         }
     }
 }
@@ -273,7 +310,14 @@ impl Render<'_> {
     /// Verbose style writes timestamps at +03:00 with nine digits; proto3 style in UTC with
     /// 0, 3, 6 or 9 digits as protobuf's own printer does.
     pub fn timestamp(&self, t: DateTime<Utc>) -> String {
-        let text = if self.verbose() {
+        let text = if self.options.has(Fault::ShiftedInstants) {
+            // The digits of UTC under the label of Moscow time: three hours early.
+            format!(
+                "{}+03:00",
+                t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+                    .trim_end_matches('Z')
+            )
+        } else if self.verbose() {
             let offset = FixedOffset::east_opt(3 * 3600).expect("+03:00 is a valid offset");
             t.with_timezone(&offset)
                 .to_rfc3339_opts(SecondsFormat::Nanos, true)
@@ -282,6 +326,8 @@ impl Render<'_> {
         };
         if self.options.has(Fault::TimestampSpaceSeparator) {
             text.replacen('T', " ", 1)
+        } else if self.options.has(Fault::LowercaseDesignators) {
+            text.replace('T', "t").replace('Z', "z")
         } else {
             text
         }
@@ -344,7 +390,9 @@ impl Render<'_> {
             op.modified_at
         };
         m.insert("modifiedAt".into(), json!(self.timestamp(modified)));
-        if self.verbose() || done {
+        if self.options.has(Fault::DoneNotBoolean) {
+            m.insert("done".into(), json!(done.to_string()));
+        } else if self.verbose() || done {
             m.insert("done".into(), json!(done));
         }
         let mut metadata = Map::new();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Run;
 use crate::checks::response::Expect;
 use crate::checks::update::UpdateOutcome;
-use crate::checks::{Violation, operation};
+use crate::checks::{Violation, description_of, operation};
 use crate::contract::DocKind;
 use crate::target::{Auth, Exchange, Request, TransportError};
 
@@ -50,6 +50,42 @@ pub fn retry_after(exchange: &Exchange) -> Option<Duration> {
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = when.signed_duration_since(chrono::Utc::now());
     Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// One page of a List walk.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub keys: Vec<Value>,
+    pub exchange: Exchange,
+}
+
+/// What a List walk saw.
+#[derive(Debug, Clone, Default)]
+pub struct ListWalk {
+    pub pages: Vec<ListPage>,
+    /// The last page carried no token.
+    pub ended: bool,
+    /// A token that had come before: following it would go round for ever.
+    pub repeated_token: Option<String>,
+    /// The answer that was not a readable page, if one stopped the walk.
+    pub unreadable: Option<Exchange>,
+}
+
+impl ListWalk {
+    /// Every key listed, in order, with the page it was on.
+    pub fn keys(&self) -> impl Iterator<Item = (usize, &Value)> {
+        self.pages
+            .iter()
+            .enumerate()
+            .flat_map(|(n, p)| p.keys.iter().map(move |k| (n, k)))
+    }
+
+    /// Every id listed, in order (duplicates kept).
+    pub fn ids(&self) -> Vec<&str> {
+        self.keys()
+            .filter_map(|(_, k)| k.get("id").and_then(Value::as_str))
+            .collect()
+    }
 }
 
 /// The state of one trial.
@@ -137,43 +173,121 @@ impl Ctx {
 
     /// Creates a key owned by this trial (deleted when the trial ends) and returns it. With
     /// `--access-key-id`, sets the given key's description instead and returns that key.
+    ///
+    /// The description carries the run's marker (`[akc <run>-<n>]`, when it fits), so that a
+    /// key whose Create answer cannot be read can still be found and deleted (R3). The run's
+    /// first Create goes alone; after an unreadable Create no key is created any more.
     pub async fn fresh_key(&mut self, description: &str) -> Result<Value, HarnessError> {
         if let Some(shared) = self.run.shared_key.clone() {
             return self.reuse_key(&shared, description).await;
         }
         let permit = self.run.key_slot().await?;
         let run = self.run.clone();
+        let _first = run.first_create().await;
+        if let Some(why) = run.creates_stopped() {
+            return Err(HarnessError::Setup(format!(
+                "no key was created, so nothing was tested: {why}"
+            )));
+        }
+        let marker = run.next_marker();
+        let sent = with_marker(description, &marker);
         let mut expect = Expect::new(DocKind::CreateResponse);
         expect.secret_allowed = true;
-        let exchange = self
-            .call(run.api.create(&run.service_account_id, description), expect)
-            .await?;
+        let exchange = {
+            let _changing = run.changing_keys().await;
+            self.call(run.api.create(&run.service_account_id, &sent), expect)
+                .await?
+        };
         let json = exchange.json.as_ref().ok();
-        let key = json.and_then(|j| j.get("accessKey")).cloned();
-        let id = key
-            .as_ref()
-            .and_then(|k| k.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        if let Some(id) = &id {
-            self.run.ledger_add(id);
-            self.created.push(id.clone());
-            if let Some(permit) = permit {
-                self.run.hold_slot(id, permit);
-            }
-        }
+        let key = json
+            .and_then(|j| j.get("accessKey"))
+            .filter(|k| {
+                k.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| !id.is_empty())
+            })
+            .cloned();
         if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
-            self.run.add_secret(secret);
+            run.add_secret(secret);
         }
-        match (exchange.is_success(), key, id) {
-            (true, Some(key), Some(_)) => Ok(key),
-            _ => Err(HarnessError::Setup(format!(
+        match (exchange.is_success(), key) {
+            (true, Some(key)) => {
+                let id = key["id"].as_str().unwrap_or_default().to_string();
+                run.ledger_add(&id);
+                self.created.push(id.clone());
+                if let Some(permit) = permit {
+                    run.hold_slot(&id, permit);
+                }
+                run.creates_proven();
+                Ok(key)
+            }
+            (true, None) => {
+                // The target answered success, so a key was most likely made (R3).
+                run.stop_creating(format!(
+                    "an earlier Create ({}) was answered {} with a body the harness cannot read, so no more keys are created",
+                    exchange.request_line(),
+                    exchange.status
+                ));
+                for text in strings_in(&exchange) {
+                    run.add_redacted(&text);
+                }
+                let found = self.find_unreadable_key(&exchange, &marker).await?;
+                let recovered = match &found {
+                    Some(id) => {
+                        self.adopt(id);
+                        format!("the key it made ({id}) was found and is deleted")
+                    }
+                    None => "the key it may have made was not found (the sweep looks again)".into(),
+                };
+                Err(HarnessError::Setup(format!(
+                    "cannot read the Create answer ({} answered {}: {}); {recovered}",
+                    exchange.request_line(),
+                    exchange.status,
+                    exchange.snippet()
+                )))
+            }
+            (false, _) => Err(HarnessError::Setup(format!(
                 "cannot create a key to test with: {} answered {}: {}",
                 exchange.request_line(),
                 exchange.status,
                 exchange.snippet()
             ))),
         }
+    }
+
+    /// Finds the key an unreadable Create answer made: an id anywhere in the body that names a
+    /// key carrying `marker`, or else a key of the account that carries it (List). Only a key
+    /// with the marker is ever taken, so a key the run did not create is never touched.
+    async fn find_unreadable_key(
+        &mut self,
+        exchange: &Exchange,
+        marker: &str,
+    ) -> Result<Option<String>, HarnessError> {
+        for candidate in id_candidates(exchange).into_iter().take(8) {
+            if let Some(key) = self.read_key(&candidate).await?
+                && description_of(&key).is_some_and(|d| d.contains(marker))
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(self.find_marked(marker).await?.into_iter().next())
+    }
+
+    /// Keys of the account whose description carries `marker` (walking List while no key of
+    /// the run comes or goes), and which the run has not deleted yet.
+    pub async fn find_marked(&mut self, marker: &str) -> Result<Vec<String>, HarnessError> {
+        let run = self.run.clone();
+        let walk = {
+            let _still = run.keys_still().await;
+            self.walk_list(Some(100), 50).await?
+        };
+        Ok(walk
+            .keys()
+            .filter(|(_, k)| description_of(k).is_some_and(|d| d.contains(marker)))
+            .filter_map(|(_, k)| k.get("id").and_then(Value::as_str))
+            .filter(|id| !run.ledger_is_deleted(id))
+            .map(str::to_string)
+            .collect())
     }
 
     /// `--access-key-id`: puts the existing key in the state a fresh one would have.
@@ -274,6 +388,7 @@ impl Ctx {
             ));
         }
         let run = self.run.clone();
+        let _changing = run.changing_keys().await;
         let expect = Expect::new(DocKind::DeleteOperation).for_key(id);
         let exchange = self.call(run.api.delete(id), expect.clone()).await?;
         if !exchange.is_success() {
@@ -384,6 +499,60 @@ impl Ctx {
         }
     }
 
+    /// Walks List for the run's account page by page, `page_size` keys a page (the target's
+    /// default when `None`), following `nextPageToken` until it is empty, for at most
+    /// `max_pages` pages. Stops early at an answer that is not a readable page, and at a token
+    /// that came before (the walk would never end).
+    pub async fn walk_list(
+        &mut self,
+        page_size: Option<u32>,
+        max_pages: usize,
+    ) -> Result<ListWalk, HarnessError> {
+        let run = self.run.clone();
+        let mut walk = ListWalk::default();
+        let mut token: Option<String> = None;
+        let mut tokens_seen = std::collections::BTreeSet::new();
+        while walk.pages.len() < max_pages {
+            let exchange = self
+                .call(
+                    run.api
+                        .list(&run.service_account_id, page_size, token.as_deref()),
+                    Expect::listing(&run.service_account_id),
+                )
+                .await?;
+            let readable =
+                exchange.is_success() && exchange.json.as_ref().is_ok_and(Value::is_object);
+            if !readable {
+                walk.unreadable = Some(exchange);
+                return Ok(walk);
+            }
+            let json = exchange.json.as_ref().ok().cloned().unwrap_or_default();
+            let keys = json
+                .get("accessKeys")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let next = json
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            walk.pages.push(ListPage { keys, exchange });
+            match next {
+                None => {
+                    walk.ended = true;
+                    return Ok(walk);
+                }
+                Some(next) if !tokens_seen.insert(next.clone()) => {
+                    walk.repeated_token = Some(next);
+                    return Ok(walk);
+                }
+                Some(next) => token = Some(next),
+            }
+        }
+        Ok(walk)
+    }
+
     /// Deletes every key this trial created and has not deleted yet.
     pub async fn clean_up(&mut self) -> Result<(), HarnessError> {
         let mut result = Ok(());
@@ -447,6 +616,60 @@ impl PollSchedule {
         self.next = (self.next * 2).min(Duration::from_secs(1));
         self.next
     }
+}
+
+/// `description` with the run's marker appended, when the result stays within 256
+/// characters (a longer start goes without: its key can then be found only by its id).
+pub fn with_marker(description: &str, marker: &str) -> String {
+    let marked = if description.is_empty() {
+        format!("[{marker}]")
+    } else {
+        format!("{description} [{marker}]")
+    };
+    if marked.chars().count() <= crate::contract::model::MAX_DESCRIPTION {
+        marked
+    } else {
+        description.to_string()
+    }
+}
+
+/// Every string of a body (or, when it is not JSON, every word of it).
+fn strings_in(exchange: &Exchange) -> Vec<String> {
+    let mut out = Vec::new();
+    match &exchange.json {
+        Ok(json) => collect_strings(json, &mut out),
+        Err(_) => out.extend(
+            exchange
+                .body
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .filter(|w| w.len() >= 8)
+                .map(str::to_string),
+        ),
+    }
+    out
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Strings of a body that could be a key id (letters, digits, `-` and `_`, 8 to 64 long).
+fn id_candidates(exchange: &Exchange) -> Vec<String> {
+    let mut out: Vec<String> = strings_in(exchange)
+        .into_iter()
+        .filter(|s| {
+            (8..=64).contains(&s.len())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .collect();
+    out.dedup();
+    out
 }
 
 /// The poll interval the target asks for with `x-operation-poll-interval` (seconds).

@@ -5,7 +5,7 @@
 mod ctx;
 pub mod ledger;
 
-pub use ctx::{Ctx, HarnessError};
+pub use ctx::{Ctx, HarnessError, ListPage, ListWalk};
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -160,6 +160,17 @@ pub struct Run {
     pub clock_tolerance: chrono::Duration,
     /// When the run's keys were created and its operations started (T5).
     timeline: Mutex<Timeline>,
+    /// Creating or deleting a key takes this shared; a List walk that must see every key
+    /// exactly once takes it alone, so that no key of the run comes or goes under it (L1).
+    membership: tokio::sync::RwLock<()>,
+    /// Marks the run's keys: `akc <tag>-<n>` (R3).
+    tag: String,
+    creates: AtomicU64,
+    /// Held by the run's first Create until one Create answer could be read.
+    first_create: tokio::sync::Mutex<()>,
+    proven: AtomicBool,
+    /// Why no more keys may be created (an unreadable Create answer, R3).
+    stopped: Mutex<Option<String>>,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
     /// `--max-rps`: the least time between two requests.
@@ -182,8 +193,6 @@ pub struct Run {
     requests: AtomicU64,
     generated_steps: AtomicU64,
     records: Mutex<Vec<Record>>,
-    /// Shared by the trials that look at the tour (see `suite::tour`).
-    pub tour: tokio::sync::OnceCell<crate::suite::Tour>,
 }
 
 impl Run {
@@ -202,6 +211,12 @@ impl Run {
             operation_timeout,
             clock_tolerance: chrono::Duration::seconds(300),
             timeline: Mutex::new(Timeline::default()),
+            membership: tokio::sync::RwLock::new(()),
+            tag: uuid::Uuid::new_v4().simple().to_string()[..6].to_string(),
+            creates: AtomicU64::new(0),
+            first_create: tokio::sync::Mutex::new(()),
+            proven: AtomicBool::new(false),
+            stopped: Mutex::new(None),
             runtime,
             generation: Generation {
                 seed: 0,
@@ -222,7 +237,6 @@ impl Run {
             requests: AtomicU64::new(0),
             generated_steps: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
-            tour: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -239,6 +253,50 @@ impl Run {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// The marker of the run's next key.
+    pub fn next_marker(&self) -> String {
+        let n = self.creates.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("akc {}-{n}", self.tag)
+    }
+
+    /// The part of the markers all keys of this run share.
+    pub fn marker_prefix(&self) -> String {
+        format!("akc {}-", self.tag)
+    }
+
+    /// Until a Create answer has been read, Creates go one at a time: a target whose Create
+    /// answers cannot be read makes one key, not one per trial running.
+    pub async fn first_create(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.proven.load(Ordering::SeqCst) {
+            return None;
+        }
+        let guard = self.first_create.lock().await;
+        (!self.proven.load(Ordering::SeqCst)).then_some(guard)
+    }
+
+    pub fn creates_proven(&self) {
+        self.proven.store(true, Ordering::SeqCst);
+    }
+
+    /// Why creating keys has stopped, if it has.
+    pub fn creates_stopped(&self) -> Option<String> {
+        lock(&self.stopped).clone()
+    }
+
+    pub fn stop_creating(&self, why: String) {
+        lock(&self.stopped).get_or_insert(why);
+    }
+
+    /// Held while a key is created or deleted (shared with other such changes).
+    pub async fn changing_keys(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.membership.read().await
+    }
+
+    /// Held while List is walked: no key of the run is created or deleted meanwhile.
+    pub async fn keys_still(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.membership.write().await
     }
 
     /// Runs the universal checks on one answer.

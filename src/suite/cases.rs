@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::checks::{Violation, show};
+use crate::checks::{Violation, description_of, show};
 use crate::contract::cases::{Case, KeyKind};
 use crate::runner::{Ctx, HarnessError, Spec};
 use crate::target::Auth;
 
-use super::step::{id_of, update_and_judge};
+use super::step::{bystander_untouched, id_of, update_and_judge};
 
 /// An id in the format of the service that no key has.
 fn unused_id() -> String {
@@ -19,14 +19,25 @@ async fn run_case(ctx: &mut Ctx, case: &Case) -> Result<(), HarnessError> {
     let id = match case.key {
         KeyKind::Fresh => {
             let before = ctx.fresh_key(&case.start).await?;
-            let step = update_and_judge(
-                ctx,
-                &before,
-                &case.body,
-                case.sent.as_deref(),
-                &case.verdict,
-            )
-            .await?;
+            let start = description_of(&before).unwrap_or_default();
+            let verdict = case.verdict_for(&start);
+            let second = match &case.second_key_in {
+                Some(_) => {
+                    let made = ctx
+                        .fresh_key("a second key, which no update may touch")
+                        .await?;
+                    Some(ctx.read_existing(&id_of(&made)).await?)
+                }
+                None => None,
+            };
+            let body = case.body_with(second.as_ref().map(id_of).as_deref());
+            let seen = ctx.violations.len();
+            let step =
+                update_and_judge(ctx, &before, &body, case.sent.as_deref(), &verdict).await?;
+            if let Some(second) = &second {
+                let member = case.second_key_in.as_deref().unwrap_or_default();
+                bystander_untouched(ctx, second, member, seen).await?;
+            }
             if let Some(seen) = step.observation {
                 ctx.observe(seen);
             }

@@ -7,12 +7,12 @@
 
 mod auth;
 mod cases;
+mod list;
 mod properties;
+mod shared;
 mod step;
-pub mod tour;
+mod tour;
 mod update;
-
-pub use tour::Tour;
 
 use crate::contract::cases::Case;
 use crate::contract::rules;
@@ -44,6 +44,7 @@ pub fn specs(cases: &[Case]) -> Vec<Spec> {
     let mut all = Vec::new();
     all.extend(tour::specs());
     all.extend(cases::specs(cases));
+    all.extend(list::specs());
     all.extend(properties::specs());
     all.extend(update::specs());
     all.extend(auth::specs());

@@ -24,7 +24,7 @@ use crate::contract::Level;
 use crate::contract::model::{self, Description, Fields, Key};
 use crate::runner::{Ctx, HarnessError, Run, Spec};
 
-use super::step::{Step, update_and_judge};
+use super::step::{Step, bystander_untouched, id_of, update_and_judge};
 
 /// The description every sequence starts from. No generator can produce it, so "the old
 /// value was kept" is never mistaken for "the new value was stored".
@@ -126,12 +126,26 @@ fn masks(profile: Profile) -> BoxedStrategy<Option<String>> {
     }
 }
 
+/// Stands for the id of the property's second key (the bystander) in generated bodies; the
+/// real id is put in when a body is sent.
+pub const BYSTANDER: &str = "ajebystanderofthisrun";
+
 fn extra_fields(profile: Profile) -> BoxedStrategy<Map<String, Value>> {
     match profile {
         Profile::Info => prop_oneof![
             3 => Just(Map::new()),
             1 => select(vec![json!({"colour": "blue"}), json!({"name": "x", "labels": {}})])
                 .prop_map(|v| v.as_object().cloned().unwrap_or_default()),
+            // The key's identity under its own names, with other values (U4).
+            2 => select(vec![
+                json!({"id": "ajeanotherkeyid00000"}),
+                json!({"serviceAccountId": "ajeanotheraccount000"}),
+                json!({"keyId": "YCAJEnotthiskeyid0000000"}),
+                json!({"createdAt": "2001-02-03T04:05:06Z", "lastUsedAt": "2001-02-03T04:05:06Z"}),
+                json!({"secret": "YCMnotthesecretofthiskey000000000000000"}),
+                json!({"accessKeyId": BYSTANDER}),
+            ])
+            .prop_map(|v| v.as_object().cloned().unwrap_or_default()),
         ]
         .boxed(),
         _ => Just(Map::new()).boxed(),
@@ -159,7 +173,13 @@ struct Played {
 }
 
 /// Plays one sequence on the key: reset it to [`START`], then each step, judged by the model.
-async fn play(run: Arc<Run>, key: &Value, sequence: &[Fields]) -> Result<Played, HarnessError> {
+/// A body naming the bystander (see [`BYSTANDER`]) must leave that key as it was (U4).
+async fn play(
+    run: Arc<Run>,
+    key: &Value,
+    bystander: Option<&Value>,
+    sequence: &[Fields],
+) -> Result<Played, HarnessError> {
     let mut ctx = Ctx::new(run);
     let reset = Fields {
         mask: Some("description".into()),
@@ -177,7 +197,18 @@ async fn play(run: Arc<Run>, key: &Value, sequence: &[Fields]) -> Result<Played,
         let body = fields.to_text();
         let verdict = model::allowed(Key::Exists(&current), &body);
         let sent = fields.description.text();
-        steps.push(update_and_judge(&mut ctx, &state, &body, sent, &verdict).await?);
+        let named = bystander.filter(|_| body.contains(BYSTANDER));
+        let body = match named {
+            Some(other) => body.replace(BYSTANDER, &id_of(other)),
+            None => body,
+        };
+        let seen = ctx.violations.len();
+        let mut step = update_and_judge(&mut ctx, &state, &body, sent, &verdict).await?;
+        if let Some(other) = named {
+            bystander_untouched(&mut ctx, other, "accessKeyId", seen).await?;
+            step.violations = ctx.violations[seen..].to_vec();
+        }
+        steps.push(step);
     }
     let observations = steps.iter().filter_map(|s| s.observation.clone()).collect();
     Ok(Played {
@@ -222,7 +253,12 @@ struct Explored {
 }
 
 /// Runs proptest on `profile` against the key (blocking: call it off the async workers).
-fn explore(run: Arc<Run>, key: Value, profile: Profile) -> Result<Explored, HarnessError> {
+fn explore(
+    run: Arc<Run>,
+    key: Value,
+    bystander: Option<Value>,
+    profile: Profile,
+) -> Result<Explored, HarnessError> {
     let generation = run.generation;
     let config = Config {
         cases: generation.cases,
@@ -244,7 +280,10 @@ fn explore(run: Arc<Run>, key: Value, profile: Profile) -> Result<Explored, Harn
         if stopped.lock().map(|s| s.is_some()).unwrap_or(true) {
             return Ok(());
         }
-        match run.runtime.block_on(play(run.clone(), &key, &sequence)) {
+        match run
+            .runtime
+            .block_on(play(run.clone(), &key, bystander.as_ref(), &sequence))
+        {
             Err(e) => {
                 if let Ok(mut s) = stopped.lock() {
                     *s = Some(e);
@@ -298,8 +337,17 @@ fn explore(run: Arc<Run>, key: Value, profile: Profile) -> Result<Explored, Harn
 async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
     let key = ctx.fresh_key(START).await?;
+    let bystander = match profile {
+        Profile::Info => {
+            let made = ctx
+                .fresh_key("a bystander, which no update may touch")
+                .await?;
+            Some(ctx.read_existing(&id_of(&made)).await?)
+        }
+        _ => None,
+    };
     let worker = run.clone();
-    let explored = tokio::task::spawn_blocking(move || explore(worker, key, profile))
+    let explored = tokio::task::spawn_blocking(move || explore(worker, key, bystander, profile))
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
     ctx.requests += explored.requests;

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::checks::update::{UpdateOutcome, code_name, judge};
-use crate::checks::{Violation, description_of};
+use crate::checks::update::{UpdateOutcome, code_name, immutable_fields_kept, judge};
+use crate::checks::{Violation, description_of, show};
 use crate::contract::model::{Quirk, Verdict};
 use crate::runner::{Ctx, HarnessError};
 use crate::target::Auth;
@@ -106,4 +106,48 @@ pub async fn update_and_judge(
         after,
         observation,
     })
+}
+
+/// U4: the key whose id the body carried (under `member`) reads back exactly as it was. When
+/// it changed, the update went to it instead of the path's key, so what the step found wrong
+/// with the path's key (violations from `seen` on) is that same defect: charged to U4.
+pub async fn bystander_untouched(
+    ctx: &mut Ctx,
+    before: &serde_json::Value,
+    member: &str,
+    seen: usize,
+) -> Result<(), HarnessError> {
+    let id = id_of(before);
+    let after = ctx.read_key(&id).await?;
+    let changed: Vec<Violation> = match &after {
+        None => vec![
+            Violation::new(
+                "U4",
+                format!("the key named by the body's {member} is gone"),
+            )
+            .expected("the path names the key; a key named in the body stays as it was"),
+        ],
+        Some(after) => immutable_fields_kept(before, after)
+            .into_iter()
+            .chain((description_of(before) != description_of(after)).then(|| {
+                Violation::new("U4", "its description changed")
+                    .at("/description")
+                    .received(show(after))
+                    .expected(show(before))
+            }))
+            .map(|mut v| {
+                v.title = format!("the key named by the body's {member} changed: {}", v.title);
+                v.charged_to("U4")
+            })
+            .collect(),
+    };
+    if !changed.is_empty() {
+        for v in ctx.violations.iter_mut().skip(seen) {
+            if v.rule != "U4" {
+                *v = v.clone().charged_to("U4");
+            }
+        }
+        ctx.record(changed);
+    }
+    Ok(())
 }

@@ -1,35 +1,22 @@
 //! The tour: one key driven through every method once (create, get, list, update, read the
-//! operation back, list operations, provoke three errors, delete). It runs once per run, on
-//! first use, and each per-response rule's trial reports the tour's findings for its rule.
+//! operation back, list operations, provoke three errors, delete, read both operations back).
+//! It runs once per run, on first use, and each per-response rule's trial is a view of its
+//! findings (`shared`).
 
 use serde_json::Value;
 
-use super::spec;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::shared::{Findings, View, views};
 use crate::checks::operation::{Method, types_name_the_messages};
 use crate::checks::response::Expect;
 use crate::checks::timestamps::{designators_are_upper_case, timestamps_are_ordered};
 use crate::checks::{Violation, operation};
 use crate::contract::{DocKind, Level};
-use crate::runner::{Ctx, HarnessError, Spec};
+use crate::runner::{Ctx, HarnessError, Run, Spec};
 use crate::target::Auth;
-
-/// What the tour found, by level: the universal checks' findings, and those of the checks
-/// only the tour runs (T4, T6, O4 type URLs, O6 read-backs).
-#[derive(Debug, Clone, Default)]
-pub struct Tour {
-    pub must: Vec<Violation>,
-    pub should: Vec<Violation>,
-    /// Why the tour could not finish, if it could not.
-    pub error: Option<HarnessError>,
-    /// Requests the tour sent (every tour trial judged all of them).
-    pub requests: usize,
-}
-
-/// The rules whose trials are views of the tour.
-const TOUR_MUST_RULES: [&str; 17] = [
-    "S1", "T1", "T2", "T3", "T5", "O1", "O2", "O3", "O4", "O6", "O8", "O9", "E1", "E3", "E4", "L2",
-    "X1",
-];
 
 async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
@@ -37,7 +24,7 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let id = key["id"].as_str().unwrap_or_default().to_string();
     ctx.read_existing(&id).await?;
     ctx.call(
-        run.api.list(&run.service_account_id, None),
+        run.api.list(&run.service_account_id, None, None),
         Expect::listing(&run.service_account_id),
     )
     .await?;
@@ -84,12 +71,15 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         return Ok(());
     }
     let delete_expect = Expect::new(DocKind::DeleteOperation).for_key(&id);
-    let deleting = ctx.call(run.api.delete(&id), delete_expect.clone()).await?;
-    if let Some(done) = ctx
-        .finish_operation(&deleting, delete_expect.clone())
-        .await?
     {
-        finished.push((done, delete_expect));
+        let _changing = run.changing_keys().await;
+        let deleting = ctx.call(run.api.delete(&id), delete_expect.clone()).await?;
+        if let Some(done) = ctx
+            .finish_operation(&deleting, delete_expect.clone())
+            .await?
+        {
+            finished.push((done, delete_expect));
+        }
     }
     if ctx.read_key(&id).await?.is_none() {
         ctx.run.ledger_deleted(&id);
@@ -134,23 +124,16 @@ async fn read_back(ctx: &mut Ctx, done: &Value, expect: &Expect) -> Result<(), H
     Ok(())
 }
 
-/// Runs the tour with its own context and sorts its findings.
-async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
+/// Runs the tour with its own context and adds the findings of the tour-only checks.
+async fn take_tour(run: Arc<Run>) -> Findings {
     let mut ctx = Ctx::new(run);
     let walked = walk(&mut ctx).await;
     let cleaned = ctx.clean_up().await;
-    let mut tour = Tour {
+    let mut tour = Findings {
         error: walked.and(cleaned).err(),
         requests: ctx.requests,
-        ..Tour::default()
+        violations: std::mem::take(&mut ctx.violations),
     };
-    for v in std::mem::take(&mut ctx.violations) {
-        if v.level == Level::Must {
-            tour.must.push(v);
-        } else {
-            tour.should.push(v);
-        }
-    }
     // Which method each operation id came from, so that polls are judged by the right names.
     let mut methods = std::collections::BTreeMap::new();
     for exchange in &ctx.exchanges {
@@ -174,7 +157,7 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
         if !exchange.is_success() {
             continue;
         }
-        tour.should.extend(
+        tour.violations.extend(
             timestamps_are_ordered(json)
                 .into_iter()
                 .chain(designators_are_upper_case(json))
@@ -183,7 +166,7 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
         let op_id = json.get("id").and_then(Value::as_str).unwrap_or_default();
         let is_operation = exchange.method != "GET" || exchange.url.contains("/operations/");
         if let (true, Some(method)) = (is_operation, methods.get(op_id)) {
-            tour.should.extend(
+            tour.violations.extend(
                 types_name_the_messages(json, *method)
                     .into_iter()
                     .map(|v| v.seen_in(exchange)),
@@ -193,95 +176,47 @@ async fn take_tour(run: std::sync::Arc<crate::runner::Run>) -> Tour {
     tour
 }
 
-/// The tour's findings for one rule at one level; takes the tour first if no trial has yet.
-async fn report(ctx: &mut Ctx, rule: &'static str, level: Level) -> Result<(), HarnessError> {
-    let run = ctx.run.clone();
-    let tour = run.tour.get_or_init(|| take_tour(run.clone())).await;
-    let pool = if level == Level::Must {
-        &tour.must
-    } else {
-        &tour.should
-    };
-    ctx.record(pool.iter().filter(|v| v.rule == rule).cloned());
-    ctx.requests += tour.requests;
-    if rule == "S1" {
-        // Findings of rules that have no tour trial are not lost: S1's trial carries them.
-        ctx.record(
-            tour.must
-                .iter()
-                .filter(|v| !TOUR_MUST_RULES.contains(&v.rule))
-                .cloned(),
-        );
-    }
-    match &tour.error {
-        Some(HarnessError::NotApplicable(why)) => Err(HarnessError::NotApplicable(why.clone())),
-        Some(e) => Err(HarnessError::Setup(format!("the tour stopped early: {e}"))),
-        None => Ok(()),
-    }
+fn tour(run: Arc<Run>) -> Pin<Box<dyn Future<Output = Findings> + Send>> {
+    Box::pin(take_tour(run))
 }
 
-macro_rules! tour_trial {
-    ($fn:ident, $rule:literal, $level:expr) => {
-        async fn $fn(ctx: &mut Ctx) -> Result<(), HarnessError> {
-            report(ctx, $rule, $level).await
-        }
-    };
-}
-
-tour_trial!(s1, "S1", Level::Must);
-tour_trial!(t1, "T1", Level::Must);
-tour_trial!(t2, "T2", Level::Must);
-tour_trial!(t3, "T3", Level::Must);
-tour_trial!(t4, "T4", Level::Should);
-tour_trial!(t5, "T5", Level::Must);
-tour_trial!(t6, "T6", Level::Should);
-tour_trial!(o1, "O1", Level::Must);
-tour_trial!(o2, "O2", Level::Must);
-tour_trial!(o3, "O3", Level::Must);
-tour_trial!(o4, "O4", Level::Must);
-tour_trial!(o4_types, "O4", Level::Should);
-tour_trial!(o6, "O6", Level::Must);
-tour_trial!(o6_readable, "O6", Level::Should);
-tour_trial!(o8, "O8", Level::Must);
-tour_trial!(o9, "O9", Level::Must);
-tour_trial!(e1, "E1", Level::Must);
-tour_trial!(e3, "E3", Level::Must);
-tour_trial!(e4, "E4", Level::Must);
-tour_trial!(l2, "L2", Level::Must);
-tour_trial!(x1, "X1", Level::Must);
-
+/// The tour's views, the first of which (S1) also reports the findings of rules that have no
+/// view of their own.
 pub fn specs() -> Vec<Spec> {
-    vec![
-        spec!("responses::s1_bodies_match_the_schemas", "S1", s1),
-        spec!("timestamps::t1_rfc3339_grammar", "T1", t1),
-        spec!("timestamps::t2_real_calendar_instants", "T2", t2),
-        spec!("timestamps::t3_within_the_protobuf_range", "T3", t3),
-        spec!("timestamps::t4_later_fields_not_before_created", "T4", t4),
-        spec!("timestamps::t5_instants_tell_the_true_time", "T5", t5),
-        spec!("timestamps::t6_upper_case_designators", "T6", t6),
-        spec!("operation::o1_never_both_error_and_response", "O1", o1),
-        spec!("operation::o2_done_carries_a_result", "O2", o2),
-        spec!("operation::o3_pending_carries_no_response", "O3", o3),
-        spec!("operation::o4_metadata_names_the_key", "O4", o4),
-        spec!(
-            "operation::o4_type_urls_name_the_messages",
-            "O4",
-            Level::Should,
-            o4_types
-        ),
-        spec!("operation::o6_read_back_is_the_same_operation", "O6", o6),
-        spec!(
-            "operation::o6_readable_by_id_even_after_delete",
-            "O6",
-            Level::Should,
-            o6_readable
-        ),
-        spec!("operation::o8_id_present_description_short", "O8", o8),
-        spec!("operation::o9_envelope_is_readable", "O9", o9),
-        spec!("errors::e1_status_body_matches_http_status", "E1", e1),
-        spec!("errors::e3_no_server_errors", "E3", e3),
-        spec!("errors::e4_json_labelled_and_utf8", "E4", e4),
-        spec!("list::l2_only_the_account_asked_for", "L2", l2),
-        spec!("security::x1_no_secret_no_undocumented_field", "X1", x1),
-    ]
+    let view = |name, rule, level| View { name, rule, level };
+    use Level::{Must, Should};
+    views(
+        tour,
+        vec![
+            view("responses::s1_bodies_match_the_schemas", "S1", Must),
+            view("timestamps::t1_rfc3339_grammar", "T1", Must),
+            view("timestamps::t2_real_calendar_instants", "T2", Must),
+            view("timestamps::t3_within_the_protobuf_range", "T3", Must),
+            view(
+                "timestamps::t4_later_fields_not_before_created",
+                "T4",
+                Should,
+            ),
+            view("timestamps::t5_instants_tell_the_true_time", "T5", Must),
+            view("timestamps::t6_upper_case_designators", "T6", Should),
+            view("operation::o1_never_both_error_and_response", "O1", Must),
+            view("operation::o2_done_carries_a_result", "O2", Must),
+            view("operation::o3_pending_carries_no_response", "O3", Must),
+            view("operation::o4_metadata_names_the_key", "O4", Must),
+            view("operation::o4_type_urls_name_the_messages", "O4", Should),
+            view("operation::o6_read_back_is_the_same_operation", "O6", Must),
+            view(
+                "operation::o6_readable_by_id_even_after_delete",
+                "O6",
+                Should,
+            ),
+            view("operation::o8_id_present_description_short", "O8", Must),
+            view("operation::o9_envelope_is_readable", "O9", Must),
+            view("errors::e1_status_body_matches_http_status", "E1", Must),
+            view("errors::e3_no_server_errors", "E3", Must),
+            view("errors::e4_json_labelled_and_utf8", "E4", Must),
+            view("list::l2_only_the_account_asked_for", "L2", Must),
+            view("security::x1_no_secret_no_undocumented_field", "X1", Must),
+        ],
+    )
 }

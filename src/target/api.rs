@@ -195,13 +195,22 @@ impl Api {
         request(Method::GET, self.key_url(id), auth, None)
     }
 
-    pub fn list(&self, service_account_id: &str, page_token: Option<&str>) -> Request {
+    /// One page of the account's keys (`pageSize` left to the target when `None`).
+    pub fn list(
+        &self,
+        service_account_id: &str,
+        page_size: Option<u32>,
+        page_token: Option<&str>,
+    ) -> Request {
         let mut url = format!(
             "{}{KEYS_PATH}?serviceAccountId={}",
             self.base_url,
             segment(service_account_id)
         );
-        if let Some(token) = page_token {
+        if let Some(size) = page_size {
+            url.push_str(&format!("&pageSize={size}"));
+        }
+        if let Some(token) = page_token.filter(|t| !t.is_empty()) {
             url.push_str(&format!("&pageToken={}", segment(token)));
         }
         request(Method::GET, url, Auth::Token, None)
