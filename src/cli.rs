@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::contract::Level;
-use crate::reference::{Fault, Masks, Mode, RetryAfter, Style};
+use crate::reference::{CreateAnswer, Fault, Masks, Mode, Paging, RetryAfter, Style};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +102,15 @@ fn seconds(text: &str) -> Result<Duration, String> {
         Err(format!(
             "`{text}` must be more than 0 and at most 86400 seconds"
         ))
+    }
+}
+
+fn milliseconds(text: &str) -> Result<Duration, String> {
+    match text.trim_end_matches("ms").parse::<u64>() {
+        Ok(ms) if ms <= 600_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "`{text}` must be a whole number of milliseconds from 0 to 600000"
+        )),
     }
 }
 
@@ -201,6 +210,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub max_rps: Option<f64>,
 
+    /// How far the target's clock may be from the harness's, in seconds (rule T5; a `Date`
+    /// header narrows it down, never beyond this).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
+    pub clock_tolerance: Duration,
+
     /// How long an operation may stay unfinished before rule O7 fails, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
     pub operation_timeout: Duration,
@@ -216,6 +230,11 @@ pub struct RunArgs {
     /// Embedded reference server only: how it reads the open (U8) inputs.
     #[arg(long, value_enum, default_value = "strict", value_name = "MASKS")]
     pub reference_masks: Masks,
+
+    /// Embedded reference server only: hold every answer back this many milliseconds, as a
+    /// remote target would (a round trip).
+    #[arg(long, value_name = "MS", default_value = "0", value_parser = milliseconds)]
+    pub reference_latency: Duration,
 
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
@@ -263,6 +282,39 @@ pub struct ServeArgs {
     /// JSON with `id`, `service_account_id` and `public_key`).
     #[arg(long, value_name = "FILE")]
     pub authorized_key: Option<PathBuf>,
+
+    /// Hold every answer back this many milliseconds, so that a loopback server behaves like a
+    /// remote one (the added round trip).
+    #[arg(long, value_name = "MS", default_value = "0", value_parser = milliseconds)]
+    pub latency: Duration,
+
+    /// Run the server's clock this many seconds ahead (negative: behind); its Date header
+    /// agrees, as an honestly skewed clock's would.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "0",
+        allow_hyphen_values = true
+    )]
+    pub clock_skew: i64,
+
+    /// Send no Date header.
+    #[arg(long)]
+    pub no_date_header: bool,
+
+    /// How List pages: exact, or ragged (short pages with tokens, an empty last page, opaque
+    /// tokens).
+    #[arg(long, value_enum, default_value = "exact")]
+    pub paging: Paging,
+
+    /// With --mode async: operations finish this many milliseconds after they start, however
+    /// often they are read (by default they finish on their second read).
+    #[arg(long, value_name = "MS", value_parser = milliseconds)]
+    pub operation_delay: Option<Duration>,
+
+    /// Rehearse a Create answer a client cannot read (the key is still made).
+    #[arg(long, value_enum, default_value = "documented", value_name = "FORM")]
+    pub create_answer: CreateAnswer,
 
     /// Break one rule on purpose (for demonstrations and the project's tests).
     #[arg(long, hide = true, value_name = "FAULT")]

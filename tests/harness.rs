@@ -111,6 +111,8 @@ fault_tests! {
     t2_invalid_date: TimestampInvalidDate => ["timestamps::t2_real_calendar_instants"];
     t3_out_of_range: TimestampOutOfRange => ["timestamps::t3_within_the_protobuf_range"];
     t4_modified_before_created: ModifiedBeforeCreated => ["timestamps::t4_later_fields_not_before_created"];
+    t5_shifted_instants: ShiftedInstants => ["timestamps::t5_instants_tell_the_true_time", "cases::mask_with_value_applied"];
+    t6_lowercase_designators: LowercaseDesignators => ["timestamps::t6_upper_case_designators"];
     o1_both_error_and_response: BothErrorAndResponse => ["operation::o1_never_both_error_and_response", "cases::mask_with_value_applied"];
     o2_done_without_result: DoneWithoutResult => ["operation::o2_done_carries_a_result"];
     o3_response_while_pending: ResponseWhilePending => ["operation::o3_pending_carries_no_response"];
@@ -118,15 +120,20 @@ fault_tests! {
     o4_metadata_wrong_type: MetadataWrongType => ["operation::o4_type_urls_name_the_messages"];
     o5_stale_update_response: StaleUpdateResponse => ["operation::o5_response_equals_later_get"];
     o5_stale_list: StaleList => ["operation::o5_list_sees_the_write"];
-    o6_operation_not_readable: OperationNotReadable => ["operation::o6_readable_by_id_and_stays_done"];
+    o6_operation_not_readable: OperationNotReadable => ["operation::o6_readable_by_id_even_after_delete"];
+    o6_forgets_operations_of_deleted_keys: ForgetsOperationsOfDeletedKeys => ["operation::o6_readable_by_id_even_after_delete"];
+    o6_operation_read_back_stale: OperationReadBackStale => ["operation::o6_read_back_is_the_same_operation"];
     o7_never_completes: NeverCompletes => ["operation::o7_unfinished_operations_finish"];
     o8_long_operation_description: LongOperationDescription => ["operation::o8_id_present_description_short"];
+    o9_done_not_boolean: DoneNotBoolean => ["operation::o9_envelope_is_readable", "cases::mask_with_value_applied"];
     u1_trims_description: TrimsDescription => ["cases::surrounding_whitespace_kept_applied", "properties::u1_u6_update_sequences_match_the_model"];
     u1_replaces_non_ascii: ReplacesNonAscii => ["cases::unicode_kept_code_point_for_code_point_applied", "properties::u1_u6_update_sequences_match_the_model"];
     u2_ignores_reset: IgnoresReset => ["cases::mask_without_value_resets_applied", "cases::mask_with_null_value_resets_applied", "properties::u1_u6_update_sequences_match_the_model"];
     u3_no_mask_merges: NoMaskMerges => ["cases::no_mask_empty_body_resets_applied", "properties::u1_u6_update_sequences_match_the_model"];
     u3_no_mask_is_no_op: NoMaskIsNoOp => ["cases::no_mask_sets_value_applied", "properties::u1_u6_update_sequences_match_the_model"];
     u4_update_changes_key_id: UpdateChangesKeyId => ["cases::identity_fields_kept_applied"];
+    u4_mass_assignment: MassAssignment => ["cases::identity_members_beside_mask_either", "cases::identity_members_without_mask_either", "properties::u8_open_masks_get_a_documented_reading"];
+    u4_body_access_key_id_wins: BodyAccessKeyIdWins => ["cases::access_key_id_of_another_key_either", "properties::u8_open_masks_get_a_documented_reading"];
     u5_counts_bytes: CountsBytes => ["cases::cyrillic_256_characters_applied"];
     u6_applies_before_rejecting: AppliesBeforeRejecting => ["cases::wrongly_typed_mask_changes_nothing_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
     u7_ignores_unknown_paths: IgnoresUnknownPaths => ["cases::unknown_mask_path_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
@@ -135,5 +142,10 @@ fault_tests! {
     e1_wrong_http_status: WrongHttpStatus => ["errors::e1_status_body_matches_http_status"];
     e2_skips_auth: SkipsAuth => ["errors::e2_missing_token_unauthenticated", "errors::e2_invalid_token_unauthenticated"];
     e3_list_internal_error: ListInternalError => ["errors::e3_no_server_errors"];
+    e4_content_type_text_plain: ContentTypeTextPlain => ["errors::e4_json_labelled_and_utf8", "cases::mask_with_value_applied"];
+    e4_latin1_messages: Latin1Messages => ["errors::e4_json_labelled_and_utf8", "cases::unknown_key_rejected"];
+    l1_list_paging_skips: ListPagingSkips => ["list::l1_walks_show_each_key_once"];
+    l2_list_ignores_account: ListIgnoresAccount => ["list::l2_only_the_account_asked_for", "list::l1_walks_show_each_key_once"];
+    l3_list_ignores_page_size: ListIgnoresPageSize => ["list::l3_pages_within_page_size"];
     x1_secret_in_get: SecretInGet => ["security::x1_no_secret_no_undocumented_field"];
 }

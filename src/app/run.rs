@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
     EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS,
@@ -100,6 +99,8 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             EMBEDDED_SHRINK_ITERS
         },
     };
+    run.clock_tolerance =
+        chrono::Duration::from_std(args.clock_tolerance).unwrap_or(chrono::Duration::minutes(5));
     run.min_interval = args
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
@@ -182,9 +183,8 @@ pub fn run(mut args: RunArgs) -> ExitCode {
     let plan = Plan {
         level: args.level,
         expected,
-        interrupted: Arc::new(AtomicBool::new(false)),
     };
-    watch_signals(&rt, plan.interrupted.clone());
+    watch_signals(&rt, run.clone());
 
     let conclusion = runner::execute(&run, &specs, &args.test, &plan);
     drop(conclusion);
@@ -233,7 +233,7 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         filtered: args.test.filter.is_some()
             || !args.test.skip.is_empty()
             || args.access_key_id.is_some(),
-        interrupted: plan.interrupted.load(Ordering::SeqCst),
+        interrupted: run.is_interrupted(),
     };
     let mut report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
     if let Some(problem) = restore_problem {
@@ -282,6 +282,7 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
         options.mode = args.reference_mode;
         options.style = args.reference_style;
         options.masks = args.reference_masks;
+        options.latency = args.reference_latency;
         let server = rt
             .block_on(reference::start(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -415,9 +416,10 @@ fn expected_failures(
     Ok(expected)
 }
 
-/// Sets `interrupted` on the first Ctrl-C or SIGTERM: trials not yet started are skipped,
-/// running ones finish and clean up. A second signal ends the process at once.
-fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
+/// Interrupts the run on the first Ctrl-C or SIGTERM: trials not yet started are skipped,
+/// running ones stop waiting at once, and the sweep deletes their keys (within a few
+/// seconds). A second signal ends the process at once.
+fn watch_signals(rt: &tokio::runtime::Runtime, run: Arc<Run>) {
     rt.spawn(async move {
         let mut count = 0;
         loop {
@@ -444,9 +446,9 @@ fn watch_signals(rt: &tokio::runtime::Runtime, interrupted: Arc<AtomicBool>) {
                 eprintln!("interrupted again: stopping now; keys may be left behind");
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }
-            interrupted.store(true, Ordering::SeqCst);
+            run.interrupt();
             eprintln!(
-                "interrupted: finishing the running trials and deleting their keys (press Ctrl-C again to stop at once)"
+                "interrupted: stopping the running trials and deleting their keys (press Ctrl-C again to stop at once)"
             );
         }
     });

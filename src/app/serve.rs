@@ -35,6 +35,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     options.poll_interval = args.poll_interval.filter(|s| s.is_finite() && *s >= 0.0);
+    options.latency = args.latency;
+    options.clock_skew = chrono::Duration::seconds(args.clock_skew.clamp(-86_400, 86_400));
+    options.date_header = !args.no_date_header;
+    options.paging = args.paging;
+    options.finish_after = args.operation_delay;
+    options.create_answer = args.create_answer;
     rt.block_on(async {
         let server = match reference::start(args.listen, options).await {
             Ok(s) => s,

@@ -624,7 +624,15 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
     // The members the faulty servers take for their own.
     let mut taken: Vec<&str> = vec!["updateMask", "description"];
     if options.has(Fault::MassAssignment) {
-        taken.extend(["keyId", "serviceAccountId"]);
+        // The ORM knows every column; it assigns the writable-looking ones (below).
+        taken.extend([
+            "id",
+            "keyId",
+            "serviceAccountId",
+            "createdAt",
+            "lastUsedAt",
+            "secret",
+        ]);
     }
     if options.has(Fault::BodyAccessKeyIdWins) {
         taken.push("accessKeyId");

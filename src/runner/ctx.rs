@@ -28,6 +28,9 @@ pub enum HarnessError {
     /// given one existing key): recorded as skipped, not as an error.
     #[error("{0}")]
     NotApplicable(String),
+    /// The run was interrupted (Ctrl-C, SIGTERM) while the trial waited.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// At most this many sends of one request (the first and its retries).
@@ -98,6 +101,8 @@ pub struct Ctx {
     /// Requests sent on behalf of this trial (also those of helpers with their own `Ctx`).
     pub requests: usize,
     created: Vec<String>,
+    /// Whether an interruption stops this context's waits (not the sweep's).
+    interruptible: bool,
 }
 
 impl Ctx {
@@ -109,7 +114,32 @@ impl Ctx {
             observations: Vec::new(),
             requests: 0,
             created: Vec::new(),
+            interruptible: true,
         }
+    }
+
+    /// A context that goes on after an interruption: the sweep's.
+    pub fn sweeper(run: Arc<Run>) -> Self {
+        let mut ctx = Ctx::new(run);
+        ctx.interruptible = false;
+        ctx
+    }
+
+    /// `fut`, unless the run is interrupted first (for an interruptible context).
+    async fn unless_interrupted<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, HarnessError> {
+        if self.interruptible {
+            self.run.unless_interrupted(fut).await
+        } else {
+            Ok(fut.await)
+        }
+    }
+
+    /// Waits `wait`, unless the run is interrupted first.
+    async fn sleep(&self, wait: Duration) -> Result<(), HarnessError> {
+        self.unless_interrupted(tokio::time::sleep(wait)).await
     }
 
     pub fn record(&mut self, violations: impl IntoIterator<Item = Violation>) {
@@ -133,10 +163,15 @@ impl Ctx {
         let mut backoff = Duration::from_millis(50);
         let mut first_sent = None;
         for attempt in 1.. {
-            self.run.pace().await;
-            self.run.count_request();
+            let run = self.run.clone();
+            let exchange = self
+                .unless_interrupted(async {
+                    run.pace().await;
+                    run.count_request();
+                    run.api.send(&request).await
+                })
+                .await??;
             self.requests += 1;
-            let exchange = self.run.api.send(&request).await?;
             let first = *first_sent.get_or_insert(exchange.sent_at);
             let throttled = matches!(exchange.status, 429 | 503);
             let mut expect = expect.clone();
@@ -165,7 +200,7 @@ impl Ctx {
                     waited.as_secs_f64()
                 )));
             }
-            tokio::time::sleep(wait).await;
+            self.sleep(wait).await?;
             waited += wait;
         }
         unreachable!("the loop returns")
@@ -181,7 +216,7 @@ impl Ctx {
         if let Some(shared) = self.run.shared_key.clone() {
             return self.reuse_key(&shared, description).await;
         }
-        let permit = self.run.key_slot().await?;
+        let permit = self.unless_interrupted(self.run.key_slot()).await??;
         let run = self.run.clone();
         let _first = run.first_create().await;
         if let Some(why) = run.creates_stopped() {
@@ -426,7 +461,7 @@ impl Ctx {
             if started.elapsed() + wait > self.run.operation_timeout {
                 return Ok(false);
             }
-            tokio::time::sleep(wait).await;
+            self.sleep(wait).await?;
         }
     }
 
@@ -468,7 +503,7 @@ impl Ctx {
                 .seen_in(first)]);
                 return Ok(None);
             }
-            tokio::time::sleep(wait).await;
+            self.sleep(wait).await?;
             let read = self
                 .call(run.api.get_operation(&op_id), expect.clone())
                 .await?;

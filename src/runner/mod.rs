@@ -115,13 +115,12 @@ impl Record {
     }
 }
 
-/// What the user asked about the selection: the highest level to run, the expected failures,
-/// and the flag set when the run is interrupted.
+/// What the user asked about the selection: the highest level to run and the expected
+/// failures.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub level: Level,
     pub expected: BTreeMap<String, Expected>,
-    pub interrupted: Arc<AtomicBool>,
 }
 
 impl Default for Plan {
@@ -129,10 +128,13 @@ impl Default for Plan {
         Plan {
             level: Level::Info,
             expected: BTreeMap::new(),
-            interrupted: Arc::new(AtomicBool::new(false)),
         }
     }
 }
+
+/// How long the sweep after an interruption may take: a CI runner sends SIGKILL about ten
+/// seconds after its first signal.
+pub const INTERRUPTED_SWEEP: Duration = Duration::from_secs(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -171,6 +173,8 @@ pub struct Run {
     proven: AtomicBool,
     /// Why no more keys may be created (an unreadable Create answer, R3).
     stopped: Mutex<Option<String>>,
+    /// Set on Ctrl-C or SIGTERM: waits and requests in flight are abandoned (R5).
+    interrupt: tokio::sync::watch::Sender<bool>,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
     /// `--max-rps`: the least time between two requests.
@@ -217,6 +221,7 @@ impl Run {
             first_create: tokio::sync::Mutex::new(()),
             proven: AtomicBool::new(false),
             stopped: Mutex::new(None),
+            interrupt: tokio::sync::watch::Sender::new(false),
             runtime,
             generation: Generation {
                 seed: 0,
@@ -253,6 +258,29 @@ impl Run {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// Ctrl-C or SIGTERM: trials not started are skipped, running ones stop waiting at once,
+    /// and the sweep deletes what they made.
+    pub fn interrupt(&self) {
+        self.interrupt.send_replace(true);
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        *self.interrupt.borrow()
+    }
+
+    /// `fut`, unless the run is interrupted first.
+    pub async fn unless_interrupted<T>(
+        &self,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, HarnessError> {
+        let mut interrupted = self.interrupt.subscribe();
+        tokio::select! {
+            biased;
+            _ = interrupted.wait_for(|on| *on) => Err(HarnessError::Interrupted),
+            value = fut => Ok(value),
+        }
     }
 
     /// The marker of the run's next key.
@@ -464,18 +492,40 @@ impl Run {
         lock(&self.records).push(record);
     }
 
-    /// Deletes what the trials left behind; returns the ids still present afterwards.
+    /// Deletes what the trials left behind, all at once, and returns the ids still present
+    /// afterwards. After an unreadable Create it first looks for keys carrying the run's
+    /// marker (R3). After an interruption it takes at most [`INTERRUPTED_SWEEP`].
     pub fn sweep(self: &Arc<Self>) -> Vec<String> {
-        let (_, _, left) = self.ledger_counts();
-        if left.is_empty() || self.keep_keys {
-            return left;
+        if self.keep_keys {
+            return self.ledger_counts().2;
         }
-        let mut ctx = Ctx::new(self.clone());
-        self.runtime.block_on(async {
-            for id in &left {
-                let _ = ctx.delete(id).await;
+        let run = self.clone();
+        let budget = if self.is_interrupted() {
+            INTERRUPTED_SWEEP
+        } else {
+            self.operation_timeout + Duration::from_secs(30)
+        };
+        let swept = async move {
+            if run.creates_stopped().is_some() {
+                let mut ctx = Ctx::sweeper(run.clone());
+                if let Ok(found) = ctx.find_marked(&run.marker_prefix()).await {
+                    for id in found {
+                        run.ledger_add(&id);
+                    }
+                }
             }
-        });
+            let mut deletes = tokio::task::JoinSet::new();
+            for id in run.ledger_counts().2 {
+                let mut ctx = Ctx::sweeper(run.clone());
+                deletes.spawn(async move {
+                    let _ = ctx.delete(&id).await;
+                });
+            }
+            while deletes.join_next().await.is_some() {}
+        };
+        let _ = self
+            .runtime
+            .block_on(async { tokio::time::timeout(budget, swept).await });
         self.ledger_counts().2
     }
 }
@@ -489,6 +539,9 @@ async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize) {
     let outcome = match (ctx.violations.is_empty(), result) {
         (false, _) => Outcome::Fail(std::mem::take(&mut ctx.violations)),
         (true, Err(HarnessError::NotApplicable(why))) => Outcome::Skipped(why),
+        (true, Err(HarnessError::Interrupted)) => {
+            Outcome::Skipped("interrupted while it ran".into())
+        }
         (true, Err(e)) => Outcome::Error(e.to_string()),
         (true, Ok(())) => Outcome::Pass,
     };
@@ -536,12 +589,11 @@ pub fn execute(
         }
         let shared = run.clone();
         let spec_for_trial = spec.clone();
-        let interrupted = plan.interrupted.clone();
         let expectation = expected.clone();
         let trial = Trial::ignorable_test(spec.name.clone(), move || {
             let run = shared;
             let spec = spec_for_trial;
-            if interrupted.load(Ordering::SeqCst) {
+            if run.is_interrupted() {
                 run.push(Record::untried(&spec, expectation, "interrupted".into()));
                 return Ok(Completion::ignored_with("interrupted"));
             }

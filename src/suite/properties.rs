@@ -142,7 +142,7 @@ fn extra_fields(profile: Profile) -> BoxedStrategy<Map<String, Value>> {
                 json!({"serviceAccountId": "ajeanotheraccount000"}),
                 json!({"keyId": "YCAJEnotthiskeyid0000000"}),
                 json!({"createdAt": "2001-02-03T04:05:06Z", "lastUsedAt": "2001-02-03T04:05:06Z"}),
-                json!({"secret": "YCMnotthesecretofthiskey000000000000000"}),
+                json!({"secret": "not-the-secret-of-this-key"}),
                 json!({"accessKeyId": BYSTANDER}),
             ])
             .prop_map(|v| v.as_object().cloned().unwrap_or_default()),
