@@ -214,8 +214,8 @@ fn an_existing_key_is_tested_and_restored() {
     );
     assert_eq!(
         v.junit.matches("<skipped").count(),
-        1,
-        "only the deleted-key case is skipped"
+        2,
+        "only the deleted-key and second-key cases are skipped"
     );
     assert!(v.junit.contains("the key of --access-key-id"));
     assert_eq!(keys_on(&url), 1);

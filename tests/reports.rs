@@ -92,6 +92,8 @@ fn stable(text: &str) -> String {
         ),
         (r"\b\d+\.\d+ ?s\b", "[s]"),
         (r"\(\d+ characters\)", "(n characters)"),
+        // The marker of the run's keys (a random tag and a counter that concurrency orders).
+        (r"akc [0-9a-f]{6}-\d+", "akc [run]-[n]"),
     ];
     let mut out = text.to_string();
     for (pattern, with) in rules {

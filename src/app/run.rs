@@ -105,6 +105,7 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
     run.keep_keys = args.keep_keys;
+    run.max_live_keys = args.max_live_keys.map(|n| n as usize);
     run.key_slots = args
         .max_live_keys
         .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));

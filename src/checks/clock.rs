@@ -419,7 +419,11 @@ mod tests {
                 to: at("2026-12-02T10:00:01.050Z"),
             },
         );
-        let later = answer("2026-12-02T10:05:00.000Z", "2026-12-02T10:05:00.040Z", None);
+        let later = answer(
+            "2026-12-02T10:05:00.000Z",
+            "2026-12-02T10:05:00.040Z",
+            Some("2026-12-02T10:05:00Z"),
+        );
         let get = json!({"id": "k", "createdAt": "2026-12-02T10:00:00.020Z"});
         assert_eq!(t5(&get, DocKind::AccessKey, &later, &timeline), 0);
         let shifted = json!({"id": "k", "createdAt": "2026-12-02T07:00:00.020Z"});

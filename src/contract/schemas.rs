@@ -366,8 +366,13 @@ mod tests {
     fn invalid_operations_are_charged_to_their_rule() {
         assert_eq!(
             rules(DocKind::UpdateOperation, json!({"done": true})),
-            vec!["O8"]
+            vec!["O9"]
         );
+        assert_eq!(
+            rules(DocKind::UpdateOperation, json!({"id": "o", "done": "true"})),
+            vec!["O9"]
+        );
+        assert_eq!(rules(DocKind::UpdateOperation, json!([])), vec!["O9"]);
         assert_eq!(
             rules(DocKind::UpdateOperation, json!({"id": ""})),
             vec!["O8"]
@@ -378,10 +383,6 @@ mod tests {
                 json!({"id": "o", "description": "x".repeat(257)})
             ),
             vec!["O8"]
-        );
-        assert_eq!(
-            rules(DocKind::UpdateOperation, json!({"id": "o", "done": "true"})),
-            vec!["S1"]
         );
         assert_eq!(
             rules(DocKind::UpdateOperation, json!({"id": "o", "createdBy": 7})),

@@ -103,6 +103,8 @@ pub struct Ctx {
     created: Vec<String>,
     /// Whether an interruption stops this context's waits (not the sweep's).
     interruptible: bool,
+    /// Key slots taken ahead for the keys this trial is about to create (`reserve_keys`).
+    reserved: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Ctx {
@@ -115,7 +117,17 @@ impl Ctx {
             requests: 0,
             created: Vec::new(),
             interruptible: true,
+            reserved: None,
         }
+    }
+
+    /// Takes the key slots (`--max-live-keys`) for the `n` keys this trial will create, all at
+    /// once; `fresh_key` then uses them.
+    pub async fn reserve_keys(&mut self, n: usize) -> Result<(), HarnessError> {
+        if self.run.shared_key.is_none() {
+            self.reserved = self.unless_interrupted(self.run.key_slots(n)).await??;
+        }
+        Ok(())
     }
 
     /// A context that goes on after an interruption: the sweep's.
@@ -216,7 +228,15 @@ impl Ctx {
         if let Some(shared) = self.run.shared_key.clone() {
             return self.reuse_key(&shared, description).await;
         }
-        let permit = self.unless_interrupted(self.run.key_slot()).await??;
+        let reserved = match &mut self.reserved {
+            Some(permits) if permits.num_permits() > 1 => permits.split(1),
+            Some(_) => self.reserved.take(),
+            None => None,
+        };
+        let permit = match reserved {
+            Some(permit) => Some(permit),
+            None => self.unless_interrupted(self.run.key_slots(1)).await??,
+        };
         let run = self.run.clone();
         let _first = run.first_create().await;
         if let Some(why) = run.creates_stopped() {

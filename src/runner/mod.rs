@@ -193,6 +193,7 @@ pub struct Run {
     pub shared_key: Option<String>,
     /// `--max-live-keys`: slots for keys that exist at once, and the slot each key holds.
     pub key_slots: Option<Arc<tokio::sync::Semaphore>>,
+    pub max_live_keys: Option<usize>,
     held_slots: Mutex<BTreeMap<String, tokio::sync::OwnedSemaphorePermit>>,
     requests: AtomicU64,
     generated_steps: AtomicU64,
@@ -238,6 +239,7 @@ impl Run {
             keep_keys: false,
             shared_key: None,
             key_slots: None,
+            max_live_keys: None,
             held_slots: Mutex::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
             generated_steps: AtomicU64::new(0),
@@ -429,14 +431,33 @@ impl Run {
         }
     }
 
-    /// Waits for a free key slot under `--max-live-keys` (at most two minutes).
-    pub async fn key_slot(
+    /// How many of `wanted` keys a trial may hold at once (`--max-live-keys`).
+    pub fn keys_at_once(&self, wanted: usize) -> usize {
+        self.max_live_keys.map_or(wanted, |max| wanted.min(max))
+    }
+
+    /// Waits for `n` free key slots at once under `--max-live-keys` (at most two minutes):
+    /// a trial that needs several keys takes them together, so that two such trials cannot
+    /// each hold a part and wait for the other.
+    pub async fn key_slots(
         &self,
+        n: usize,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, HarnessError> {
-        let Some(slots) = &self.key_slots else {
+        let (Some(slots), Some(max)) = (&self.key_slots, self.max_live_keys) else {
             return Ok(None);
         };
-        match tokio::time::timeout(Duration::from_secs(120), slots.clone().acquire_owned()).await {
+        if n > max {
+            return Err(HarnessError::NotApplicable(format!(
+                "needs {n} keys at once, and --max-live-keys is {max}"
+            )));
+        }
+        let wanted = u32::try_from(n).unwrap_or(u32::MAX);
+        match tokio::time::timeout(
+            Duration::from_secs(120),
+            slots.clone().acquire_many_owned(wanted),
+        )
+        .await
+        {
             Ok(Ok(permit)) => Ok(Some(permit)),
             _ => Err(HarnessError::Setup(
                 "no key slot came free within 120 s (--max-live-keys)".into(),

@@ -18,10 +18,18 @@ fn unused_id() -> String {
 async fn run_case(ctx: &mut Ctx, case: &Case) -> Result<(), HarnessError> {
     let id = match case.key {
         KeyKind::Fresh => {
+            let keys = if case.second_key_in.is_some() { 2 } else { 1 };
+            ctx.reserve_keys(keys).await?;
             let before = ctx.fresh_key(&case.start).await?;
             let start = description_of(&before).unwrap_or_default();
             let verdict = case.verdict_for(&start);
             let second = match &case.second_key_in {
+                Some(_) if ctx.run.shared_key.is_some() => {
+                    return Err(HarnessError::NotApplicable(
+                        "needs a second key, and the run may only use the key of --access-key-id"
+                            .into(),
+                    ));
+                }
                 Some(_) => {
                     let made = ctx
                         .fresh_key("a second key, which no update may touch")

@@ -103,16 +103,20 @@ fn judge_walk(walk: &ListWalk, size: u32, own: &[String], max_pages: usize) -> V
 
 async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
-    if run.shared_key.is_some() {
-        return Err(HarnessError::NotApplicable(
-            "makes keys of its own, and the run may only update the key of --access-key-id".into(),
-        ));
-    }
-    let mut own = Vec::new();
-    for n in 1..=OWN_KEYS {
-        let key = ctx.fresh_key(&format!("list walk {n}")).await?;
-        own.push(key["id"].as_str().unwrap_or_default().to_string());
-    }
+    // The run's own keys: a few made for the walk, or the one key of --access-key-id.
+    let own = match &run.shared_key {
+        Some(id) => vec![id.clone()],
+        None => {
+            let wanted = run.keys_at_once(OWN_KEYS);
+            ctx.reserve_keys(wanted).await?;
+            let mut own = Vec::new();
+            for n in 1..=wanted {
+                let key = ctx.fresh_key(&format!("list walk {n}")).await?;
+                own.push(key["id"].as_str().unwrap_or_default().to_string());
+            }
+            own
+        }
+    };
     let _still = run.keys_still().await;
     let large = ctx.walk_list(Some(LARGE_PAGE), LARGE_PAGES).await?;
     ctx.record(judge_walk(&large, LARGE_PAGE, &own, LARGE_PAGES));

@@ -336,9 +336,13 @@ fn explore(
 
 async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
+    // The open inputs also name a second key, when the run may hold two at once.
+    let with_bystander =
+        profile == Profile::Info && run.shared_key.is_none() && run.keys_at_once(2) == 2;
+    ctx.reserve_keys(if with_bystander { 2 } else { 1 }).await?;
     let key = ctx.fresh_key(START).await?;
     let bystander = match profile {
-        Profile::Info => {
+        Profile::Info if with_bystander => {
             let made = ctx
                 .fresh_key("a bystander, which no update may touch")
                 .await?;
