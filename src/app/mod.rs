@@ -31,6 +31,12 @@ pub(crate) const REMOTE_PROPTEST_CASES: u32 = 24;
 pub(crate) const EMBEDDED_SHRINK_ITERS: u32 = 200;
 pub(crate) const REMOTE_SHRINK_ITERS: u32 = 64;
 
+/// Trials (and lanes of generated sequences) working at once against a URL: a remote target
+/// is I/O-bound, so far more than the CPUs overlap (`--test-threads` overrides it).
+pub(crate) const REMOTE_WORKERS: usize = 16;
+/// The same against the embedded server, where the harness and the server share the CPUs.
+pub(crate) const EMBEDDED_WORKERS: usize = 8;
+
 pub(crate) fn random_seed() -> u64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     u64::from_le_bytes([

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{
-    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS,
-    YANDEX_IAM_HOST, YANDEX_OPERATION_URL, credentials, harness, is_loopback, parse_base_url,
-    random_seed, runtime, usage,
+    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, EMBEDDED_WORKERS, REMOTE_PROPTEST_CASES,
+    REMOTE_SHRINK_ITERS, REMOTE_WORKERS, YANDEX_IAM_HOST, YANDEX_OPERATION_URL, credentials,
+    harness, is_loopback, parse_base_url, random_seed, runtime, usage,
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
@@ -99,6 +99,15 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             EMBEDDED_SHRINK_ITERS
         },
     };
+    run.set_workers(
+        args.test
+            .test_threads
+            .unwrap_or(if args.base_url.is_some() {
+                REMOTE_WORKERS
+            } else {
+                EMBEDDED_WORKERS
+            }),
+    );
     run.clock_tolerance =
         chrono::Duration::from_std(args.clock_tolerance).unwrap_or(chrono::Duration::minutes(5));
     run.min_interval = args

@@ -1,0 +1,119 @@
+//! The vocabulary of the outcome log: a trial's [`Spec`], how it ended ([`Outcome`]), and the
+//! [`Record`] kept of it, read with the user's expectation as a [`Status`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Ctx, HarnessError};
+use crate::checks::Violation;
+use crate::contract::Level;
+
+/// The future a trial body returns.
+pub type TrialFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HarnessError>> + Send + 'a>>;
+
+/// The body of a trial: given the trial's context, the work it does.
+pub type Body = Arc<dyn for<'a> Fn(&'a mut Ctx) -> TrialFuture<'a> + Send + Sync>;
+
+/// A trial of the suite: a name, the rule it tests, its level, and its body.
+#[derive(Clone)]
+pub struct Spec {
+    pub name: String,
+    pub rule: &'static str,
+    pub level: Level,
+    pub body: Body,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Pass,
+    /// The target broke the contract.
+    Fail(Vec<Violation>),
+    /// The harness could not test (unreachable target, unusable answer to a setup step).
+    Error(String),
+    Skipped(String),
+}
+
+/// A trial the user expects to fail (`--expected-failures`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Expected {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
+}
+
+/// One line of the outcome log.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub name: String,
+    pub rule: &'static str,
+    pub level: Level,
+    pub outcome: Outcome,
+    /// Set when the trial is listed in the expected-failures file.
+    pub expected: Option<Expected>,
+    pub observations: Vec<String>,
+    pub duration: Duration,
+    pub requests: usize,
+}
+
+/// How a trial counts for the verdict: its outcome read together with the expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// Failed, as the expected-failures file says it would: does not fail the run.
+    ExpectedFailure,
+    /// Listed as expected to fail, but passed: the entry is stale and fails the run.
+    Stale,
+    Error,
+    Skipped,
+}
+
+impl Record {
+    /// The area is the first segment of the name (`update::...` → `update`).
+    pub fn area(&self) -> &str {
+        self.name.split("::").next().unwrap_or("")
+    }
+
+    /// A trial that did not run, and why.
+    pub(super) fn untried(spec: &Spec, expected: Option<Expected>, reason: String) -> Self {
+        Record {
+            name: spec.name.clone(),
+            rule: spec.rule,
+            level: spec.level,
+            outcome: Outcome::Skipped(reason),
+            expected,
+            observations: Vec::new(),
+            duration: Duration::ZERO,
+            requests: 0,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        match (&self.outcome, &self.expected) {
+            (Outcome::Pass, None) => Status::Passed,
+            (Outcome::Pass, Some(_)) => Status::Stale,
+            (Outcome::Fail(_), None) => Status::Failed,
+            (Outcome::Fail(_), Some(_)) => Status::ExpectedFailure,
+            (Outcome::Error(_), _) => Status::Error,
+            (Outcome::Skipped(_), _) => Status::Skipped,
+        }
+    }
+}
+
+/// The text libtest-mimic prints for a failed or errored trial.
+pub fn failure_text(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Fail(violations) => {
+            let mut text = format!("{} contract violation(s):", violations.len());
+            for v in violations {
+                text.push_str(&format!("\n  {v}"));
+            }
+            Some(text)
+        }
+        Outcome::Error(e) => Some(format!("harness error (could not test): {e}")),
+        _ => None,
+    }
+}

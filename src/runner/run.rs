@@ -1,0 +1,442 @@
+//! [`Run`]: what the trials of one run share: the target, the schemas, the secrets to find and
+//! to redact, the ledger of created keys, the gates on creating keys, the run's timeline (T5),
+//! the interruption signal and the outcome log.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::{Ctx, HarnessError, ledger, outcome::Record};
+use crate::checks::Violation;
+use crate::checks::clock::{Timeline, Window};
+use crate::checks::response::{Expect, Judge, Secrets, check_response};
+use crate::contract::{DocKind, Schemas};
+use crate::target::{Api, Exchange};
+
+/// How long the sweep after an interruption may take: a CI runner sends SIGKILL about ten
+/// seconds after its first signal.
+pub const INTERRUPTED_SWEEP: Duration = Duration::from_secs(5);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Settings of the generated part of the suite (the property trials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    /// Seeds every property's random source; the same seed replays the same sequences.
+    pub seed: u64,
+    /// Generated sequences per property trial.
+    pub cases: u32,
+    /// At most this many replays while shrinking a failing sequence (each replay sends the
+    /// whole sequence again).
+    pub shrink_iters: u32,
+}
+
+/// What the trials of one run share.
+pub struct Run {
+    pub api: Api,
+    pub schemas: Schemas,
+    pub service_account_id: String,
+    pub operation_timeout: Duration,
+    /// How far the target's clock may be from ours (T5).
+    pub clock_tolerance: chrono::Duration,
+    /// When the run's keys were created and its operations started (T5).
+    timeline: Mutex<Timeline>,
+    /// Creating or deleting a key takes this shared; a List walk that must see every key
+    /// exactly once takes it alone, so that no key of the run comes or goes under it (L1).
+    membership: tokio::sync::RwLock<()>,
+    /// Marks the run's keys: `akc <tag>-<n>` (R3).
+    tag: String,
+    creates: AtomicU64,
+    /// Held by the run's first Create until one Create answer could be read.
+    first_create: tokio::sync::Mutex<()>,
+    proven: AtomicBool,
+    /// Why no more keys may be created (an unreadable Create answer, R3).
+    stopped: Mutex<Option<String>>,
+    /// Set on Ctrl-C or SIGTERM: waits and requests in flight are abandoned (R5).
+    interrupt: tokio::sync::watch::Sender<bool>,
+    /// Places for trials (and lanes of generated sequences) working at once.
+    pub workers: Arc<tokio::sync::Semaphore>,
+    pub runtime: tokio::runtime::Handle,
+    pub generation: Generation,
+    /// `--max-rps`: the least time between two requests.
+    pub min_interval: Option<Duration>,
+    next_slot: Mutex<tokio::time::Instant>,
+    secrets: Mutex<Vec<String>>,
+    /// A searcher over `secrets`, rebuilt when one is added (X1 runs on every answer).
+    scanner: Mutex<Arc<Secrets>>,
+    redacted: Mutex<Vec<String>>,
+    ledger: Mutex<BTreeMap<String, bool>>,
+    /// The ledger file, when the run keeps one.
+    pub ledger_file: Option<ledger::LedgerFile>,
+    /// `--keep-keys`: keys are not deleted at the end of their trial nor in the sweep.
+    pub keep_keys: bool,
+    /// `--access-key-id`: the one existing key every trial works on (no key is created).
+    pub shared_key: Option<String>,
+    /// `--max-live-keys`: slots for keys that exist at once, and the slot each key holds.
+    pub key_slots: Option<Arc<tokio::sync::Semaphore>>,
+    pub max_live_keys: Option<usize>,
+    held_slots: Mutex<BTreeMap<String, tokio::sync::OwnedSemaphorePermit>>,
+    requests: AtomicU64,
+    generated_steps: AtomicU64,
+    records: Mutex<Vec<Record>>,
+}
+
+impl Run {
+    pub fn new(
+        api: Api,
+        schemas: Schemas,
+        service_account_id: String,
+        operation_timeout: Duration,
+        runtime: tokio::runtime::Handle,
+        token: &str,
+    ) -> Self {
+        Run {
+            api,
+            schemas,
+            service_account_id,
+            operation_timeout,
+            clock_tolerance: chrono::Duration::seconds(300),
+            timeline: Mutex::new(Timeline::default()),
+            membership: tokio::sync::RwLock::new(()),
+            tag: uuid::Uuid::new_v4().simple().to_string()[..6].to_string(),
+            creates: AtomicU64::new(0),
+            first_create: tokio::sync::Mutex::new(()),
+            proven: AtomicBool::new(false),
+            stopped: Mutex::new(None),
+            interrupt: tokio::sync::watch::Sender::new(false),
+            workers: Arc::new(tokio::sync::Semaphore::new(1)),
+            runtime,
+            generation: Generation {
+                seed: 0,
+                cases: 0,
+                shrink_iters: 0,
+            },
+            min_interval: None,
+            next_slot: Mutex::new(tokio::time::Instant::now()),
+            secrets: Mutex::new(Vec::new()),
+            scanner: Mutex::new(Arc::new(Secrets::default())),
+            redacted: Mutex::new(vec![token.to_string()]),
+            ledger: Mutex::new(BTreeMap::new()),
+            ledger_file: None,
+            keep_keys: false,
+            shared_key: None,
+            key_slots: None,
+            max_live_keys: None,
+            held_slots: Mutex::new(BTreeMap::new()),
+            requests: AtomicU64::new(0),
+            generated_steps: AtomicU64::new(0),
+            records: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Waits for the next request slot under `--max-rps` (shared by all trial threads).
+    pub async fn pace(&self) {
+        let Some(interval) = self.min_interval else {
+            return;
+        };
+        let slot = {
+            let mut next = lock(&self.next_slot);
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// At most `n` trials (and lanes of generated sequences) work at once.
+    pub fn set_workers(&mut self, n: usize) {
+        self.workers = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+    }
+
+    /// Ctrl-C or SIGTERM: trials not started are skipped, running ones stop waiting at once,
+    /// and the sweep deletes what they made.
+    pub fn interrupt(&self) {
+        self.interrupt.send_replace(true);
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        *self.interrupt.borrow()
+    }
+
+    /// `fut`, unless the run is interrupted first.
+    pub async fn unless_interrupted<T>(
+        &self,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, HarnessError> {
+        let mut interrupted = self.interrupt.subscribe();
+        tokio::select! {
+            biased;
+            _ = interrupted.wait_for(|on| *on) => Err(HarnessError::Interrupted),
+            value = fut => Ok(value),
+        }
+    }
+
+    /// The marker of the run's next key.
+    pub fn next_marker(&self) -> String {
+        let n = self.creates.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("akc {}-{n}", self.tag)
+    }
+
+    /// The part of the markers all keys of this run share.
+    pub fn marker_prefix(&self) -> String {
+        format!("akc {}-", self.tag)
+    }
+
+    /// Until a Create answer has been read, Creates go one at a time: a target whose Create
+    /// answers cannot be read makes one key, not one per trial running.
+    pub async fn first_create(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.proven.load(Ordering::SeqCst) {
+            return None;
+        }
+        let guard = self.first_create.lock().await;
+        (!self.proven.load(Ordering::SeqCst)).then_some(guard)
+    }
+
+    pub fn creates_proven(&self) {
+        self.proven.store(true, Ordering::SeqCst);
+    }
+
+    /// Why creating keys has stopped, if it has.
+    pub fn creates_stopped(&self) -> Option<String> {
+        lock(&self.stopped).clone()
+    }
+
+    pub fn stop_creating(&self, why: String) {
+        lock(&self.stopped).get_or_insert(why);
+    }
+
+    /// Held while a key is created or deleted (shared with other such changes).
+    pub async fn changing_keys(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.membership.read().await
+    }
+
+    /// Held while List is walked: no key of the run is created or deleted meanwhile.
+    pub async fn keys_still(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.membership.write().await
+    }
+
+    /// Runs the universal checks on one answer.
+    pub fn check(&self, exchange: &Exchange, expect: &Expect) -> Vec<Violation> {
+        let secrets = self.secrets();
+        let timeline = lock(&self.timeline);
+        let judge = Judge {
+            schemas: &self.schemas,
+            secrets: &secrets,
+            timeline: &timeline,
+            clock_tolerance: self.clock_tolerance,
+        };
+        check_response(exchange, expect, &judge)
+    }
+
+    /// Remembers when a mutation answered by `exchange` acted (its first attempt left at
+    /// `first_sent`): a new key, or a new operation. Later reads are judged by it (T5).
+    pub fn note_mutation(
+        &self,
+        exchange: &Exchange,
+        kind: DocKind,
+        first_sent: chrono::DateTime<chrono::Utc>,
+    ) {
+        if !exchange.is_success() {
+            return;
+        }
+        let Ok(json) = &exchange.json else { return };
+        let window = Window {
+            from: first_sent,
+            to: exchange.received_at,
+        };
+        let mut timeline = lock(&self.timeline);
+        match (kind, exchange.method.as_str()) {
+            (DocKind::CreateResponse, _) => {
+                if let Some(id) = json
+                    .pointer("/accessKey/id")
+                    .and_then(serde_json::Value::as_str)
+                {
+                    timeline.key_created(id, window);
+                }
+            }
+            (DocKind::UpdateOperation | DocKind::DeleteOperation, "PATCH" | "DELETE") => {
+                if let Some(id) = json.get("id").and_then(serde_json::Value::as_str) {
+                    timeline.operation_started(id, window);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn count_generated_steps(&self, steps: u64) {
+        self.generated_steps.fetch_add(steps, Ordering::Relaxed);
+    }
+
+    /// Update steps the property trials generated and sent (shrinking included).
+    pub fn generated_steps(&self) -> u64 {
+        self.generated_steps.load(Ordering::Relaxed)
+    }
+
+    pub fn add_secret(&self, secret: &str) {
+        let mut secrets = lock(&self.secrets);
+        secrets.push(secret.to_string());
+        *lock(&self.scanner) = Arc::new(Secrets::new(&secrets));
+        lock(&self.redacted).push(secret.to_string());
+    }
+
+    /// The Create secrets seen so far, ready to be searched for.
+    pub fn secrets(&self) -> Arc<Secrets> {
+        lock(&self.scanner).clone()
+    }
+
+    /// Adds a text that must never leave the process (a private key, say).
+    pub fn add_redacted(&self, text: &str) {
+        lock(&self.redacted).push(text.to_string());
+    }
+
+    /// Replaces every secret the run knows (every token used, Create secrets, key material)
+    /// with `[redacted]`; longer secrets first, so a secret inside another goes with it.
+    pub fn redact(&self, text: &str) -> String {
+        let mut secrets = lock(&self.redacted).clone();
+        secrets.extend(self.api.tokens_seen());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_string();
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            out = out.replace(secret.as_str(), "[redacted]");
+        }
+        out
+    }
+
+    pub fn ledger_add(&self, id: &str) {
+        let new = lock(&self.ledger).insert(id.to_string(), false).is_none();
+        if let (true, Some(file)) = (new, &self.ledger_file) {
+            file.created(id);
+        }
+    }
+
+    /// How many of `wanted` keys a trial may hold at once (`--max-live-keys`).
+    pub fn keys_at_once(&self, wanted: usize) -> usize {
+        self.max_live_keys.map_or(wanted, |max| wanted.min(max))
+    }
+
+    /// Waits for `n` free key slots at once under `--max-live-keys` (at most two minutes):
+    /// a trial that needs several keys takes them together, so that two such trials cannot
+    /// each hold a part and wait for the other.
+    pub async fn key_slots(
+        &self,
+        n: usize,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, HarnessError> {
+        let (Some(slots), Some(max)) = (&self.key_slots, self.max_live_keys) else {
+            return Ok(None);
+        };
+        if n > max {
+            return Err(HarnessError::NotApplicable(format!(
+                "needs {n} keys at once, and --max-live-keys is {max}"
+            )));
+        }
+        let wanted = u32::try_from(n).unwrap_or(u32::MAX);
+        match tokio::time::timeout(
+            Duration::from_secs(120),
+            slots.clone().acquire_many_owned(wanted),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(HarnessError::Setup(
+                "no key slot came free within 120 s (--max-live-keys)".into(),
+            )),
+        }
+    }
+
+    /// The key `id` holds `permit` until it is deleted (or kept).
+    pub fn hold_slot(&self, id: &str, permit: tokio::sync::OwnedSemaphorePermit) {
+        if !self.keep_keys {
+            lock(&self.held_slots).insert(id.to_string(), permit);
+        }
+    }
+
+    /// Tracks a key created earlier (by a run whose ledger is being cleaned up) without
+    /// writing it down again.
+    pub fn ledger_track(&self, id: &str) {
+        lock(&self.ledger).entry(id.to_string()).or_insert(false);
+    }
+
+    pub fn ledger_deleted(&self, id: &str) {
+        lock(&self.held_slots).remove(id);
+        if let Some(deleted) = lock(&self.ledger).get_mut(id) {
+            if !*deleted && let Some(file) = &self.ledger_file {
+                file.deleted(id);
+            }
+            *deleted = true;
+        }
+    }
+
+    pub fn ledger_is_deleted(&self, id: &str) -> bool {
+        lock(&self.ledger).get(id).copied().unwrap_or(false)
+    }
+
+    /// (created, deleted, still present).
+    pub fn ledger_counts(&self) -> (usize, usize, Vec<String>) {
+        let ledger = lock(&self.ledger);
+        let left: Vec<String> = ledger
+            .iter()
+            .filter(|(_, d)| !**d)
+            .map(|(id, _)| id.clone())
+            .collect();
+        (ledger.len(), ledger.len() - left.len(), left)
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        let mut records = lock(&self.records).clone();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        records
+    }
+
+    pub(super) fn push(&self, record: Record) {
+        lock(&self.records).push(record);
+    }
+
+    /// Deletes what the trials left behind, all at once, and returns the ids still present
+    /// afterwards. After an unreadable Create it first looks for keys carrying the run's
+    /// marker (R3). After an interruption it takes at most [`INTERRUPTED_SWEEP`].
+    pub fn sweep(self: &Arc<Self>) -> Vec<String> {
+        if self.keep_keys {
+            return self.ledger_counts().2;
+        }
+        let run = self.clone();
+        let budget = if self.is_interrupted() {
+            INTERRUPTED_SWEEP
+        } else {
+            self.operation_timeout + Duration::from_secs(30)
+        };
+        let swept = async move {
+            if run.creates_stopped().is_some() {
+                let mut ctx = Ctx::sweeper(run.clone());
+                if let Ok(found) = ctx.find_marked(&run.marker_prefix()).await {
+                    for id in found {
+                        run.ledger_add(&id);
+                    }
+                }
+            }
+            let mut deletes = tokio::task::JoinSet::new();
+            for id in run.ledger_counts().2 {
+                let mut ctx = Ctx::sweeper(run.clone());
+                deletes.spawn(async move {
+                    let _ = ctx.delete(&id).await;
+                });
+            }
+            while deletes.join_next().await.is_some() {}
+        };
+        let _ = self
+            .runtime
+            .block_on(async { tokio::time::timeout(budget, swept).await });
+        self.ledger_counts().2
+    }
+}
