@@ -36,6 +36,8 @@ pub(crate) const REMOTE_SHRINK_ITERS: u32 = 64;
 pub(crate) const REMOTE_WORKERS: usize = 16;
 /// The same against the embedded server, where the harness and the server share the CPUs.
 pub(crate) const EMBEDDED_WORKERS: usize = 8;
+/// Sequences of one property played side by side (each lane on a key of its own).
+pub(crate) const PROPERTY_LANES: usize = 6;
 
 pub(crate) fn random_seed() -> u64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{
-    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, EMBEDDED_WORKERS, REMOTE_PROPTEST_CASES,
-    REMOTE_SHRINK_ITERS, REMOTE_WORKERS, YANDEX_IAM_HOST, YANDEX_OPERATION_URL, credentials,
-    harness, is_loopback, parse_base_url, random_seed, runtime, usage,
+    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, EMBEDDED_WORKERS, PROPERTY_LANES,
+    REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS, REMOTE_WORKERS, YANDEX_IAM_HOST,
+    YANDEX_OPERATION_URL, credentials, harness, is_loopback, parse_base_url, random_seed, runtime,
+    usage,
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
@@ -97,6 +98,13 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             REMOTE_SHRINK_ITERS
         } else {
             EMBEDDED_SHRINK_ITERS
+        },
+        // Each extra lane needs a key of its own: none with one borrowed key or a bound on
+        // live keys.
+        lanes: if args.access_key_id.is_some() || args.max_live_keys.is_some() {
+            1
+        } else {
+            PROPERTY_LANES
         },
     };
     run.set_workers(

@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::Violation;
-use super::timestamps::{TIMESTAMP_FIELDS, walk_objects};
+use super::timestamps::TIMESTAMP_FIELDS;
 use crate::contract::DocKind;
 use crate::contract::timestamp::parse_strict;
 
@@ -188,7 +188,8 @@ pub fn stamps_tell_the_time(
     tolerance: Duration,
 ) -> Vec<Violation> {
     let (lo, hi) = offset_bounds(answer, tolerance);
-    let clock = match answer.date {
+    // Said only when something is wrong (this runs on every answer).
+    let clock = || match answer.date {
         Some(date) => format!(
             "its Date header {} puts its clock {} to {} from ours",
             date.format("%H:%M:%S"),
@@ -201,18 +202,14 @@ pub fn stamps_tell_the_time(
         ),
     };
     let mut found = Vec::new();
-    let mut judged = std::collections::BTreeSet::new();
-    for (pointer, span, what) in expected_spans(doc, kind, answer, timeline) {
-        let Some(text) = doc.pointer(&pointer).and_then(Value::as_str) else {
+    let spans = expected_spans(doc, kind, answer, timeline);
+    for (pointer, span, what) in &spans {
+        let Some(text) = doc.pointer(pointer).and_then(Value::as_str) else {
             continue;
         };
-        let Ok(instant) = parse_strict(text) else {
+        let Some(stamp) = parse_strict(text).ok().and_then(|i| i.to_utc()) else {
             continue;
         };
-        let Some(stamp) = instant.to_utc() else {
-            continue;
-        };
-        judged.insert(pointer.clone());
         let earliest = span.from + lo - SLACK;
         let latest = span.to + hi + SLACK;
         let off = if stamp < earliest {
@@ -225,49 +222,83 @@ pub fn stamps_tell_the_time(
         if let Some(off) = off {
             found.push(
                 Violation::new("T5", format!("{text} is not the true time: {off}"))
-                    .at(&pointer)
+                    .at(pointer)
                     .received(format!("{text:?}"))
                     .expected(format!(
-                        "{what}: between {} and {} UTC on the harness's clock, shifted by the target's offset ({clock})",
+                        "{what}: between {} and {} UTC on the harness's clock, shifted by the target's offset ({})",
                         span.from.format("%Y-%m-%dT%H:%M:%S%.3f"),
                         span.to.format("%Y-%m-%dT%H:%M:%S%.3f"),
+                        clock()
                     )),
             );
         }
     }
     // Whatever else an answer holds, it cannot have happened after the answer arrived.
     let latest = answer.window.to + hi + SLACK;
-    walk_objects(doc, "", &mut |at, object| {
-        for field in TIMESTAMP_FIELDS {
-            let pointer = format!("{at}/{field}");
-            if judged.contains(&pointer) {
-                continue;
-            }
-            let Some(text) = object.get(field).and_then(Value::as_str) else {
-                continue;
-            };
-            let Some(stamp) = parse_strict(text).ok().and_then(|i| i.to_utc()) else {
-                continue;
-            };
-            if stamp > latest {
-                found.push(
-                    Violation::new(
-                        "T5",
-                        format!(
-                            "{text} is in the future: {} after the answer arrived",
-                            human(stamp - latest)
-                        ),
-                    )
-                    .at(&pointer)
-                    .received(format!("{text:?}"))
-                    .expected(format!(
-                        "an instant that has already happened when the answer arrived ({clock})"
-                    )),
-                );
-            }
+    let mut path = Vec::new();
+    in_the_future(doc, &mut path, latest, &mut |pointer, text, stamp| {
+        if spans.iter().any(|(p, _, _)| *p == pointer) {
+            return;
         }
+        found.push(
+            Violation::new(
+                "T5",
+                format!(
+                    "{text} is in the future: {} after the answer arrived",
+                    human(stamp - latest)
+                ),
+            )
+            .at(pointer)
+            .received(format!("{text:?}"))
+            .expected(format!(
+                "an instant that has already happened when the answer arrived ({})",
+                clock()
+            )),
+        );
     });
     found
+}
+
+/// Calls `f(pointer, text, instant)` for every timestamp field of `doc` later than `latest`;
+/// the pointer is only made for those.
+fn in_the_future<'a>(
+    doc: &'a Value,
+    path: &mut Vec<String>,
+    latest: DateTime<Utc>,
+    f: &mut impl FnMut(String, &'a str, DateTime<Utc>),
+) {
+    match doc {
+        Value::Object(map) => {
+            for (name, value) in map {
+                match value {
+                    Value::String(text) if TIMESTAMP_FIELDS.contains(&name.as_str()) => {
+                        if let Some(stamp) = parse_strict(text).ok().and_then(|i| i.to_utc())
+                            && stamp > latest
+                        {
+                            let mut pointer: String =
+                                path.iter().map(|p| format!("/{p}")).collect();
+                            pointer.push_str(&format!("/{name}"));
+                            f(pointer, text, stamp);
+                        }
+                    }
+                    Value::Object(_) | Value::Array(_) => {
+                        path.push(name.clone());
+                        in_the_future(value, path, latest, f);
+                        path.pop();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                in_the_future(item, path, latest, f);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 fn signed(d: Duration) -> String {

@@ -89,7 +89,14 @@ impl Secrets {
             .collect();
         Secrets {
             finder: (!patterns.is_empty())
-                .then(|| aho_corasick::AhoCorasick::new(&patterns).ok())
+                .then(|| {
+                    // Rebuilt whenever Create returns a secret: a contiguous NFA builds in
+                    // a fraction of a DFA's time and searches these short bodies as fast.
+                    aho_corasick::AhoCorasick::builder()
+                        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                        .build(&patterns)
+                        .ok()
+                })
                 .flatten(),
         }
     }

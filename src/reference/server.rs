@@ -32,6 +32,8 @@ struct Shared {
     tokens: Mutex<HashMap<String, std::time::Instant>>,
     /// Requests throttled and not yet retried (see `throttle`).
     throttled: Mutex<std::collections::HashSet<String>>,
+    /// The `Date` header of the current second of the server's clock.
+    date: Mutex<(i64, Option<header::HeaderValue>)>,
 }
 
 type AppState = Arc<Shared>;
@@ -42,6 +44,17 @@ impl Shared {
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         store.settle(&self.options);
         store
+    }
+
+    /// The `Date` header now (made once a second).
+    fn date(&self) -> Option<header::HeaderValue> {
+        let now = self.options.now();
+        let mut cached = lock(&self.date);
+        if cached.0 != now.timestamp() {
+            let text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            *cached = (now.timestamp(), header::HeaderValue::from_str(&text).ok());
+        }
+        cached.1.clone()
     }
 
     fn render(&self) -> Render<'_> {
@@ -83,6 +96,7 @@ pub fn app(options: Options) -> Router {
         op_reads: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
         throttled: Mutex::new(std::collections::HashSet::new()),
+        date: Mutex::new((i64::MIN, None)),
     });
     Router::new()
         .route(KEYS, get(key_list).post(key_create))
@@ -120,14 +134,10 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
         header::CONTENT_TYPE,
         header::HeaderValue::from_static(label),
     );
-    if options.date_header {
-        let date = options
-            .now()
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
-        if let Ok(value) = header::HeaderValue::from_str(&date) {
-            response.headers_mut().insert(header::DATE, value);
-        }
+    if options.date_header
+        && let Some(value) = state.date()
+    {
+        response.headers_mut().insert(header::DATE, value);
     }
     if options.has(Fault::Latin1Messages) && response.status().as_u16() >= 400 {
         let (parts, body) = response.into_parts();

@@ -111,23 +111,39 @@ pub struct Store {
     serial: u64,
     /// Keys the server started with (not counted in the peak of keys).
     existing: usize,
+    /// The source of random ids (seeded once from the system).
+    random: u64,
 }
+
+const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuv0123456789";
 
 /// A fresh id in the Yandex style: a three-letter prefix and 17 lowercase letters and digits.
 pub fn new_id(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuv0123456789";
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let mut out = String::from(prefix);
     for b in a.as_bytes().iter().chain(b.as_bytes()).take(17) {
-        out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+        out.push(char::from(ID_ALPHABET[usize::from(*b) % ID_ALPHABET.len()]));
     }
     out
+}
+
+/// SplitMix64: the next pseudo-random number of `state`.
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Store {
     /// A store holding the keys the options say exist before any client comes.
     pub fn new(options: &Options) -> Self {
-        let mut store = Store::default();
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+        let mut store = Store {
+            random: seed,
+            ..Store::default()
+        };
         for (account, count) in &options.existing_keys {
             for n in 0..*count {
                 store.create_key(options, account, format!("made before the run ({n})"));
@@ -161,10 +177,17 @@ impl Store {
     fn fresh_id(&mut self, options: &Options, prefix: &str) -> String {
         self.serial += 1;
         if options.counter_ids {
-            format!("{prefix}{:017}", self.serial)
-        } else {
-            new_id(prefix)
+            return format!("{prefix}{:017}", self.serial);
         }
+        let mut out = String::from(prefix);
+        let (mut a, mut b) = (next_random(&mut self.random), next_random(&mut self.random));
+        for _ in 0..17 {
+            let digit = usize::try_from(a % 32).unwrap_or_default();
+            out.push(char::from(ID_ALPHABET[digit]));
+            a = (a >> 5) | (b << 59);
+            b >>= 5;
+        }
+        out
     }
 
     pub fn create_key(

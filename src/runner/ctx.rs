@@ -95,7 +95,10 @@ impl ListWalk {
 pub struct Ctx {
     pub run: Arc<Run>,
     pub violations: Vec<Violation>,
+    /// Every exchange of the trial, when `keep_exchanges` is set (most trials need only
+    /// the violations found in them).
     pub exchanges: Vec<Exchange>,
+    pub keep_exchanges: bool,
     /// What the target chose where the contract leaves a choice (info level).
     pub observations: Vec<String>,
     /// Requests sent on behalf of this trial (also those of helpers with their own `Ctx`).
@@ -113,6 +116,7 @@ impl Ctx {
             run,
             violations: Vec::new(),
             exchanges: Vec::new(),
+            keep_exchanges: false,
             observations: Vec::new(),
             requests: 0,
             created: Vec::new(),
@@ -191,7 +195,9 @@ impl Ctx {
             expect.first_sent = Some(first);
             let found = self.run.check(&exchange, &expect);
             self.violations.extend(found);
-            self.exchanges.push(exchange.clone());
+            if self.keep_exchanges {
+                self.exchanges.push(exchange.clone());
+            }
             if !throttled {
                 self.run.note_mutation(&exchange, expect.kind, first);
                 return Ok(exchange);

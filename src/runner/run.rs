@@ -32,6 +32,8 @@ pub struct Generation {
     /// At most this many replays while shrinking a failing sequence (each replay sends the
     /// whole sequence again).
     pub shrink_iters: u32,
+    /// Sequences of one property played side by side, each lane on a key of its own.
+    pub lanes: usize,
 }
 
 /// What the trials of one run share.
@@ -113,6 +115,7 @@ impl Run {
                 seed: 0,
                 cases: 0,
                 shrink_iters: 0,
+                lanes: 1,
             },
             min_interval: None,
             next_slot: Mutex::new(tokio::time::Instant::now()),

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 use serde_json::{Map, Value, json};
 
 use crate::checks::{Violation, description_of};
@@ -233,12 +234,13 @@ fn report(played: &Played, seed: u64, first_len: usize) -> String {
         };
         text.push_str(&format!(
             "\n  {title}\n     expected: {}\n     observed: {}",
-            step.expected, step.observed
+            step.expected(),
+            step.observed()
         ));
         for v in &step.violations {
             text.push_str(&format!("\n     broke [{}] {}", v.rule, v.title));
         }
-        text.push_str(&format!("\n     reproduce: {}", step.curl));
+        text.push_str(&format!("\n     reproduce: {}", step.curl()));
     }
     text
 }
@@ -252,86 +254,167 @@ struct Explored {
     failure: Option<(Played, usize)>,
 }
 
-/// Runs proptest on `profile` against the key (blocking: call it off the async workers).
-fn explore(
-    run: Arc<Run>,
+/// The keys sequences are played on: the trial's own, and the bystander a body may name.
+#[derive(Clone)]
+struct Keys {
     key: Value,
     bystander: Option<Value>,
-    profile: Profile,
-) -> Result<Explored, HarnessError> {
+}
+
+/// Plays `sequences` side by side and returns each one's result, in their order. The trial's
+/// key is lane 0, played here; up to `lanes - 1` more lanes each take a worker place and a key
+/// of their own when one is free, and stop when no sequence is left. Every sequence starts by
+/// resetting its key, so which lane plays it does not change what it shows.
+async fn play_in_lanes(
+    run: Arc<Run>,
+    keys: Keys,
+    sequences: Arc<Vec<Vec<Fields>>>,
+    lanes: usize,
+) -> Vec<Result<Played, HarnessError>> {
+    let count = sequences.len();
+    let next = Arc::new(AtomicUsize::new(0));
+    let results: Arc<Mutex<Vec<Option<Result<Played, HarnessError>>>>> =
+        Arc::new(Mutex::new((0..count).map(|_| None).collect()));
+    let (drained, _) = tokio::sync::watch::channel(false);
+    let drained = Arc::new(drained);
+    // One lane's work: take the next sequence until none is left.
+    let work = {
+        let (run, sequences, next, results, drained) = (
+            run.clone(),
+            sequences.clone(),
+            next.clone(),
+            results.clone(),
+            drained.clone(),
+        );
+        move |key: Value, bystander: Option<Value>| {
+            let (run, sequences, next, results, drained) = (
+                run.clone(),
+                sequences.clone(),
+                next.clone(),
+                results.clone(),
+                drained.clone(),
+            );
+            async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(sequence) = sequences.get(i) else {
+                        drained.send_replace(true);
+                        return;
+                    };
+                    let played = play(run.clone(), &key, bystander.as_ref(), sequence).await;
+                    if let Ok(mut slots) = results.lock() {
+                        slots[i] = Some(played);
+                    }
+                }
+            }
+        }
+    };
+    let mut helpers = tokio::task::JoinSet::new();
+    for _ in 1..lanes.min(count) {
+        let (run, work, bystander) = (run.clone(), work.clone(), keys.bystander.clone());
+        let mut done = drained.subscribe();
+        helpers.spawn(async move {
+            let place = tokio::select! {
+                biased;
+                _ = done.wait_for(|d| *d) => return,
+                place = run.workers.clone().acquire_owned() => place,
+            };
+            let Ok(_place) = place else { return };
+            let mut ctx = Ctx::new(run.clone());
+            if let Ok(key) = ctx.fresh_key(START).await {
+                work(key, bystander).await;
+            }
+            let _ = ctx.clean_up().await;
+        });
+    }
+    work(keys.key.clone(), keys.bystander.clone()).await;
+    while helpers.join_next().await.is_some() {}
+    let slots = results
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default();
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(HarnessError::Interrupted)))
+        .collect()
+}
+
+/// Generates the property's sequences from the seed up front, plays them side by side, and
+/// shrinks the first failing one (in generation order) by replaying simpler versions of it,
+/// one at a time, as proptest would. Blocking: call it off the async workers.
+fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, HarnessError> {
     let generation = run.generation;
     let config = Config {
-        cases: generation.cases,
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(generation.seed),
-        max_shrink_iters: generation.shrink_iters,
-        max_shrink_time: 0,
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
-    let requests = AtomicUsize::new(0);
-    let steps = AtomicUsize::new(0);
-    let observations = Mutex::new(BTreeSet::new());
-    let stopped: Mutex<Option<HarnessError>> = Mutex::new(None);
-    let last_failure: Mutex<Option<Played>> = Mutex::new(None);
-    let first_len = Mutex::new(None::<usize>);
-    let result = runner.run(&sequences(profile), |sequence| {
-        if stopped.lock().map(|s| s.is_some()).unwrap_or(true) {
-            return Ok(());
-        }
-        match run
-            .runtime
-            .block_on(play(run.clone(), &key, bystander.as_ref(), &sequence))
-        {
-            Err(e) => {
-                if let Ok(mut s) = stopped.lock() {
-                    *s = Some(e);
-                }
-                Ok(())
-            }
-            Ok(played) => {
-                requests.fetch_add(played.requests, Ordering::Relaxed);
-                steps.fetch_add(sequence.len(), Ordering::Relaxed);
-                if let Ok(mut seen) = observations.lock() {
-                    seen.extend(played.observations.iter().cloned());
-                }
-                if !played.failed {
-                    return Ok(());
-                }
-                if let Ok(mut first) = first_len.lock() {
-                    first.get_or_insert(sequence.len());
-                }
-                if let Ok(mut last) = last_failure.lock() {
-                    *last = Some(played);
-                }
-                Err(TestCaseError::fail("the target broke the contract"))
-            }
-        }
-    });
-    if let Some(e) = stopped.into_inner().ok().flatten() {
-        return Err(e);
+    let strategy = sequences(profile);
+    let mut trees = Vec::new();
+    for _ in 0..generation.cases {
+        trees.push(strategy.new_tree(&mut runner).map_err(|reason| {
+            HarnessError::Setup(format!("the property runner gave up: {reason}"))
+        })?);
     }
-    let failure = match result {
-        Ok(()) => None,
-        Err(TestError::Fail(_, _)) => {
-            // The shortest failing sequence is the last one that failed while shrinking.
-            let played = last_failure.into_inner().ok().flatten();
-            let first = first_len.into_inner().ok().flatten().unwrap_or_default();
-            played.map(|p| (p, first))
-        }
-        Err(TestError::Abort(reason)) => {
-            return Err(HarnessError::Setup(format!(
-                "the property runner gave up: {reason}"
-            )));
-        }
+    let values: Vec<Vec<Fields>> = trees.iter().map(ValueTree::current).collect();
+    let values = Arc::new(values);
+    let played = run.runtime.block_on(play_in_lanes(
+        run.clone(),
+        keys.clone(),
+        values.clone(),
+        generation.lanes,
+    ));
+    let mut explored = Explored {
+        requests: 0,
+        steps: 0,
+        observations: BTreeSet::new(),
+        failure: None,
     };
-    Ok(Explored {
-        requests: requests.into_inner(),
-        steps: steps.into_inner(),
-        observations: observations.into_inner().unwrap_or_default(),
-        failure,
-    })
+    let mut first_failing = None;
+    for (i, result) in played.into_iter().enumerate() {
+        let played = result?;
+        explored.requests += played.requests;
+        explored.steps += values[i].len();
+        explored
+            .observations
+            .extend(played.observations.iter().cloned());
+        if played.failed && first_failing.is_none() {
+            first_failing = Some((i, played));
+        }
+    }
+    let Some((i, mut shortest)) = first_failing else {
+        return Ok(explored);
+    };
+    let first_len = values[i].len();
+    let mut tree = trees.swap_remove(i);
+    let mut replays = 0;
+    if tree.simplify() {
+        while replays < generation.shrink_iters {
+            replays += 1;
+            let sequence = tree.current();
+            let played = run.runtime.block_on(play(
+                run.clone(),
+                &keys.key,
+                keys.bystander.as_ref(),
+                &sequence,
+            ))?;
+            explored.requests += played.requests;
+            explored.steps += sequence.len();
+            let more = if played.failed {
+                shortest = played;
+                tree.simplify()
+            } else {
+                tree.complicate()
+            };
+            if !more {
+                break;
+            }
+        }
+    }
+    explored.failure = Some((shortest, first_len));
+    Ok(explored)
 }
 
 async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
@@ -351,7 +434,8 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
         _ => None,
     };
     let worker = run.clone();
-    let explored = tokio::task::spawn_blocking(move || explore(worker, key, bystander, profile))
+    let keys = Keys { key, bystander };
+    let explored = tokio::task::spawn_blocking(move || explore(worker, keys, profile))
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
     ctx.requests += explored.requests;

@@ -8,22 +8,54 @@ use crate::checks::update::{UpdateOutcome, code_name, immutable_fields_kept, jud
 use crate::checks::{Violation, description_of, show};
 use crate::contract::model::{Quirk, Verdict};
 use crate::runner::{Ctx, HarnessError};
-use crate::target::Auth;
+use crate::target::{Auth, Exchange};
 
-/// What one step sent, expected and saw.
+/// What one step sent, expected and saw. The texts a report shows are made only when a
+/// report is (most steps pass).
 #[derive(Debug, Clone)]
 pub struct Step {
     pub body: String,
-    pub expected: String,
-    pub observed: String,
+    verdict: Verdict,
+    outcome: UpdateOutcome,
     /// Every violation recorded while the step ran (universal checks included).
     pub violations: Vec<Violation>,
-    /// How to repeat the Update request.
-    pub curl: String,
+    /// The answer to the Update request.
+    patch: Exchange,
     /// The key as read after the step; `None` when it could not be read.
     pub after: Option<Value>,
     /// For an open (U8) input: which reading the target chose.
     pub observation: Option<String>,
+}
+
+impl Step {
+    /// The outcomes the model allowed.
+    pub fn expected(&self) -> String {
+        self.verdict.describe()
+    }
+
+    /// What the target did, in the model's terms.
+    pub fn observed(&self) -> String {
+        match &self.outcome {
+            UpdateOutcome::Applied(_) => match self.after.as_ref().and_then(description_of) {
+                Some(d) => format!(
+                    "applied, description {d:?} ({} characters)",
+                    d.chars().count()
+                ),
+                None => "applied; the key could not be read back".to_string(),
+            },
+            UpdateOutcome::Rejected { code } => {
+                format!("rejected with {} ({code})", code_name(*code))
+            }
+            UpdateOutcome::Unreadable => {
+                "no readable outcome (see the response checks)".to_string()
+            }
+        }
+    }
+
+    /// How to repeat the Update request.
+    pub fn curl(&self) -> String {
+        self.patch.curl()
+    }
 }
 
 pub fn id_of(key: &Value) -> String {
@@ -84,25 +116,12 @@ pub async fn update_and_judge(
         .then(|| observation(verdict, &outcome))
         .flatten();
     ctx.record(judged);
-    let observed = match &outcome {
-        UpdateOutcome::Applied(_) => match after.as_ref().and_then(description_of) {
-            Some(d) => format!(
-                "applied, description {d:?} ({} characters)",
-                d.chars().count()
-            ),
-            None => "applied; the key could not be read back".to_string(),
-        },
-        UpdateOutcome::Rejected { code } => {
-            format!("rejected with {} ({code})", code_name(*code))
-        }
-        UpdateOutcome::Unreadable => "no readable outcome (see the response checks)".to_string(),
-    };
     Ok(Step {
         body: body.to_string(),
-        expected: verdict.describe(),
-        observed,
+        verdict: verdict.clone(),
+        outcome,
         violations: ctx.violations[seen..].to_vec(),
-        curl: patch.curl(),
+        patch,
         after,
         observation,
     })

@@ -93,6 +93,7 @@ async fn o5_list_sees_the_write(ctx: &mut Ctx) -> Result<(), HarnessError> {
 }
 
 async fn o7_unfinished_operations_finish(ctx: &mut Ctx) -> Result<(), HarnessError> {
+    ctx.keep_exchanges = true;
     let key = ctx.fresh_key("before").await?;
     let id = id_of(&key);
     let body = json!({"updateMask": "description", "description": "after polling"});

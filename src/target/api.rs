@@ -65,14 +65,21 @@ fn segment(s: &str) -> String {
     out
 }
 
+/// A fresh Idempotency-Key: random per process, counted within it (unique without asking
+/// the system for randomness on every request).
+fn idempotency_key() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{n:08}")
+}
+
 /// A request that may be sent more than once (retries): a mutating one carries a fresh
 /// Idempotency-Key that every retry repeats, so a retried Create cannot make two keys.
 fn request(method: Method, url: String, auth: Auth, body: Option<String>) -> Request {
     let headers = if matches!(method, Method::POST | Method::PATCH | Method::DELETE) {
-        vec![(
-            "Idempotency-Key".to_string(),
-            uuid::Uuid::new_v4().to_string(),
-        )]
+        vec![("Idempotency-Key".to_string(), idempotency_key())]
     } else {
         Vec::new()
     };
