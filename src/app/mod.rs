@@ -33,11 +33,13 @@ pub(crate) const REMOTE_SHRINK_ITERS: u32 = 64;
 
 /// Trials (and lanes of generated sequences) working at once against a URL: a remote target
 /// is I/O-bound, so far more than the CPUs overlap (`--test-threads` overrides it).
-pub(crate) const REMOTE_WORKERS: usize = 16;
+pub(crate) const REMOTE_WORKERS: usize = 24;
 /// The same against the embedded server, where the harness and the server share the CPUs.
 pub(crate) const EMBEDDED_WORKERS: usize = 8;
-/// Sequences of one property played side by side (each lane on a key of its own).
-pub(crate) const PROPERTY_LANES: usize = 6;
+/// Sequences of one property played side by side (each lane on a key of its own): many where
+/// every step waits (a URL, operations to poll), few where the CPUs are the limit.
+pub(crate) const REMOTE_PROPERTY_LANES: usize = 8;
+pub(crate) const EMBEDDED_PROPERTY_LANES: usize = 3;
 
 pub(crate) fn random_seed() -> u64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{
-    EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, EMBEDDED_WORKERS, PROPERTY_LANES,
-    REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS, REMOTE_WORKERS, YANDEX_IAM_HOST,
-    YANDEX_OPERATION_URL, credentials, harness, is_loopback, parse_base_url, random_seed, runtime,
-    usage,
+    EMBEDDED_PROPERTY_LANES, EMBEDDED_PROPTEST_CASES, EMBEDDED_SHRINK_ITERS, EMBEDDED_WORKERS,
+    REMOTE_PROPERTY_LANES, REMOTE_PROPTEST_CASES, REMOTE_SHRINK_ITERS, REMOTE_WORKERS,
+    YANDEX_IAM_HOST, YANDEX_OPERATION_URL, credentials, harness, is_loopback, parse_base_url,
+    random_seed, runtime, usage,
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
@@ -103,8 +103,10 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         // live keys.
         lanes: if args.access_key_id.is_some() || args.max_live_keys.is_some() {
             1
+        } else if frugal {
+            REMOTE_PROPERTY_LANES
         } else {
-            PROPERTY_LANES
+            EMBEDDED_PROPERTY_LANES
         },
     };
     run.set_workers(
