@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use accesskey_conformance::checks::clock::Timeline;
 use accesskey_conformance::checks::response::{Expect, Judge, Secrets, check_response};
+use accesskey_conformance::client::{Api, Auth, Client, Exchange};
 use accesskey_conformance::contract::{DocKind, Schemas, parse_strict};
 use accesskey_conformance::reference::{self, Options, Style};
-use accesskey_conformance::target::{Api, Auth, Client, Exchange};
 use divan::{Bencher, black_box};
 
 fn main() {

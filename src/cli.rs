@@ -54,7 +54,7 @@ pub struct AuthArgs {
     pub service_account_key_file: Option<String>,
 
     /// The IAM tokens endpoint for --service-account-key-file.
-    #[arg(long, value_name = "URL", default_value = crate::target::auth::DEFAULT_TOKEN_URL)]
+    #[arg(long, value_name = "URL", default_value = crate::client::auth::DEFAULT_TOKEN_URL)]
     pub token_url: String,
 }
 

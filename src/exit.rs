@@ -9,11 +9,10 @@
 //! | 130 | interrupted (Ctrl-C or SIGTERM): started trials finished and cleaned up, the rest were skipped |
 //!
 //! Contract failures take precedence over harness errors: a run with both exits 1 and reports
-//! the harness errors beside the failures. An interruption takes precedence over both.
+//! the harness errors beside the failures. An interruption takes precedence over both. The
+//! verdict of a run maps to its code in `report::Verdict::exit_code`.
 
 use std::process::ExitCode;
-
-use crate::report::Verdict;
 
 pub const PASSED: u8 = 0;
 pub const CONTRACT_FAILURE: u8 = 1;
@@ -23,13 +22,4 @@ pub const INTERRUPTED: u8 = 130;
 
 pub fn code(value: u8) -> ExitCode {
     ExitCode::from(value)
-}
-
-pub fn for_verdict(verdict: Verdict) -> u8 {
-    match verdict {
-        Verdict::Passed => PASSED,
-        Verdict::Failed => CONTRACT_FAILURE,
-        Verdict::HarnessError => HARNESS_ERROR,
-        Verdict::Interrupted => INTERRUPTED,
-    }
 }

@@ -4,10 +4,10 @@
 pub mod app;
 pub mod checks;
 pub mod cli;
+pub mod client;
 pub mod contract;
 pub mod exit;
 pub mod reference;
 pub mod report;
 pub mod runner;
 pub mod suite;
-pub mod target;

@@ -125,3 +125,65 @@ fn a_seed_replays_the_same_failure() {
     assert!(!steps(&first).is_empty());
     assert_eq!(steps(&first), steps(&second));
 }
+
+/// Whatever the concurrency and the latency, the same seed gives the same trials, the same
+/// generated sequences, the same verdicts and the same shrunk failure (issue 12).
+#[test]
+fn a_seed_gives_the_same_verdicts_whatever_the_concurrency_and_latency() {
+    // Everything a report says about a sequence, without what differs from run to run.
+    let outline = |v: &Verdict| -> (Vec<String>, Vec<String>, String) {
+        let steps = v
+            .stdout
+            .lines()
+            .filter(|l| {
+                l.contains(". PATCH body")
+                    || l.contains("shrunk to")
+                    || l.contains("expected:")
+                    || l.contains("observed:")
+                    || l.contains("broke [")
+            })
+            .map(|l| {
+                regex::Regex::new(r"akc [0-9a-f]{6}-\d+")
+                    .unwrap()
+                    .replace_all(l, "akc [marker]")
+                    .into_owned()
+            })
+            .collect();
+        let verdicts = v
+            .failed
+            .iter()
+            .map(|(name, rules)| format!("{name}: {rules:?}"))
+            .collect();
+        let generated = v
+            .stdout
+            .split("generated update steps")
+            .next()
+            .and_then(|head| head.rsplit("requests, ").next())
+            .unwrap_or_default()
+            .to_string();
+        (steps, verdicts, generated)
+    };
+    let run = |latency_ms: u64, threads: &str| {
+        let mut options = accesskey_conformance::reference::Options::new(common::TOKEN);
+        options.faults = vec![Fault::TrimsDescription];
+        options.latency = std::time::Duration::from_millis(latency_ms);
+        let url = common::start_with(options);
+        run_against(
+            &url,
+            &[
+                PROPERTIES,
+                "--seed",
+                "7",
+                "--proptest-cases",
+                "24",
+                "--test-threads",
+                threads,
+            ],
+        )
+    };
+    let alone = run(0, "1");
+    let crowded = run(5, "32");
+    assert_eq!(alone.code, 1, "{alone:#?}");
+    assert!(!outline(&alone).0.is_empty(), "{}", alone.stdout);
+    assert_eq!(outline(&alone), outline(&crowded));
+}

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use super::{credentials, harness, is_loopback, parse_base_url, runtime, usage};
 use crate::cli::CleanupArgs;
+use crate::client::{Api, Client};
 use crate::contract::Schemas;
 use crate::exit;
 use crate::runner::{self, Run};
-use crate::target::{Api, Client};
 
 /// `accesskey-conformance cleanup`: deletes what a ledger lists as still present.
 pub fn cleanup(args: CleanupArgs) -> ExitCode {
@@ -40,7 +40,9 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         }
         Err(e) => return usage(e),
     };
-    if ledger.pending.is_empty() {
+    // Keys whose Create was in flight when the run was killed are found by their marker.
+    let search = ledger.unanswered && !ledger.marker.is_empty();
+    if ledger.pending.is_empty() && !search {
         println!(
             "cleanup: the ledger lists {} key(s), all already deleted",
             ledger.created
@@ -91,9 +93,32 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
     }
     let run = Arc::new(run);
     let mut failed = Vec::new();
+    let mut pending = ledger.pending.clone();
     rt.block_on(async {
         let mut ctx = runner::Ctx::new(run.clone());
-        for id in &ledger.pending {
+        if search {
+            for id in &pending {
+                run.ledger_track(id);
+            }
+            match ctx.find_marked(&ledger.marker).await {
+                Ok(found) => {
+                    if let Some(file) = &run.ledger_file {
+                        file.searched(&ledger.marker);
+                    }
+                    for id in found {
+                        if !pending.contains(&id) {
+                            pending.push(id);
+                        }
+                    }
+                }
+                Err(e) => failed.push(format!(
+                    "cannot look for keys marked `{}`: {}",
+                    ledger.marker,
+                    run.redact(&e.to_string())
+                )),
+            }
+        }
+        for id in &pending {
             run.ledger_track(id);
             match ctx.delete(id).await {
                 Ok(true) => println!("deleted {id}"),
@@ -103,9 +128,10 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
         }
     });
     println!(
-        "cleanup: {} key(s) pending in the ledger, {} deleted or already gone, {} failed",
+        "cleanup: {} key(s) pending in the ledger, {} found by the run's marker; {} deleted or already gone, {} failed",
         ledger.pending.len(),
-        ledger.pending.len() - failed.len(),
+        pending.len() - ledger.pending.len(),
+        pending.len().saturating_sub(failed.len()),
         failed.len()
     );
     if failed.is_empty() {

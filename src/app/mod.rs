@@ -14,8 +14,8 @@ pub use serve::serve;
 use std::process::ExitCode;
 
 use crate::cli::AuthArgs;
+use crate::client::auth::{ServiceAccountKey, Source};
 use crate::exit;
-use crate::target::auth::{ServiceAccountKey, Source};
 
 pub(crate) const YANDEX_IAM_HOST: &str = "iam.api.cloud.yandex.net";
 pub(crate) const YANDEX_OPERATION_URL: &str = "https://operation.api.cloud.yandex.net";

@@ -14,81 +14,143 @@ use super::{
 };
 use crate::checks::response::Expect;
 use crate::cli::RunArgs;
+use crate::client::auth::Source;
+use crate::client::{Api, Client};
 use crate::contract::Schemas;
 use crate::exit;
 use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
 use crate::runner::{self, Expected, Generation, Plan, Run};
-use crate::target::auth::Source;
-use crate::target::{Api, Client};
 
-/// `accesskey-conformance run`.
+/// `accesskey-conformance run`, as a sequence of named phases. A phase that cannot go on
+/// returns the exit code that ends the run.
 pub fn run(mut args: RunArgs) -> ExitCode {
+    match phases(&mut args) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn phases(args: &mut RunArgs) -> Result<ExitCode, ExitCode> {
+    let began = Began::now();
     if args.access_key_id.is_some() {
         // One key, so one trial at a time.
         args.test.test_threads = Some(1);
     }
-    let started_wall = chrono::Local::now().fixed_offset();
-    let started = std::time::Instant::now();
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return harness(format!("cannot start the async runtime: {e}")),
-    };
+    let rt = runtime().map_err(|e| harness(format!("cannot start the async runtime: {e}")))?;
+    let contract = load_contract(args)?;
+    let target = target(args, &rt)?;
+    let specs = crate::suite::specs(&contract.cases);
+    let plan = plan(args, &specs)?;
+    let (run, ledger) = prepare(args, &rt, &target, contract.schemas)?;
+    if args.test.list {
+        drop(runner::execute(&run, &specs, &args.test, &plan));
+        return Ok(exit::code(exit::PASSED));
+    }
+    preflight(&run, &rt)?;
+    eprintln!(
+        "target: {} (operations: {}); seed {}",
+        target.base_url, target.operation_url, run.generation.seed
+    );
+    let borrowed = borrow_key(args, &run, &rt)?;
+    watch_signals(&rt, run.clone());
+    drop(runner::execute(&run, &specs, &args.test, &plan));
+    let left = run.sweep();
+    let restore_problem = borrowed.and_then(|key| restore(&run, &rt, key));
+    let mut report = build_report(args, &run, &target, &contract.cases, &began, left);
+    if let Some(problem) = restore_problem {
+        report.add_problem(problem);
+    }
+    finish(args, &run, &report, ledger.as_deref())
+}
+
+/// When the run began, by the wall clock (for the reports) and by a monotonic one.
+struct Began {
+    wall: chrono::DateTime<chrono::FixedOffset>,
+    instant: std::time::Instant,
+}
+
+impl Began {
+    fn now() -> Self {
+        Began {
+            wall: chrono::Local::now().fixed_offset(),
+            instant: std::time::Instant::now(),
+        }
+    }
+}
+
+/// The contract data the run judges by.
+struct Contract {
+    schemas: Schemas,
+    cases: Vec<crate::contract::cases::Case>,
+}
+
+/// Loads the schemas (embedded, or `--schemas`) and the cases (built in, and `--cases`).
+fn load_contract(args: &RunArgs) -> Result<Contract, ExitCode> {
     let schemas = match &args.schemas {
         Some(dir) => Schemas::from_dir(dir),
         None => Schemas::embedded(),
-    };
-    let schemas = match schemas {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
-    let cases = match crate::contract::cases::load(args.cases.as_deref(), !args.no_builtin_cases) {
-        Ok(c) => c,
-        Err(e) => return usage(e),
-    };
-    let seed = args.seed.unwrap_or_else(random_seed);
+    }
+    .map_err(usage)?;
+    let cases = crate::contract::cases::load(args.cases.as_deref(), !args.no_builtin_cases)
+        .map_err(usage)?;
+    Ok(Contract { schemas, cases })
+}
 
-    let Target {
-        base_url,
-        operation_url,
-        source,
-        account,
-        loopback,
-        hidden,
-        server: _server,
-    } = match target(&args, &rt) {
-        Ok(t) => t,
-        Err(code) => return code,
+/// What the user asked of the selection: the level and the expected failures.
+fn plan(args: &RunArgs, specs: &[runner::Spec]) -> Result<Plan, ExitCode> {
+    let expected = match &args.expected_failures {
+        Some(path) => expected_failures(path, specs).map_err(usage)?,
+        None => BTreeMap::new(),
     };
-    let client = match Client::new(
+    Ok(Plan {
+        level: args.level,
+        expected,
+    })
+}
+
+/// The run's shared state: the API with its first token, the generated part's settings, the
+/// limits the user set, and the ledger file (its path, when the run keeps one).
+fn prepare(
+    args: &RunArgs,
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    schemas: Schemas,
+) -> Result<(Arc<Run>, Option<std::path::PathBuf>), ExitCode> {
+    let client = Client::new(
         args.transport.timeout,
-        loopback,
+        target.loopback,
         args.transport.cacert.as_deref(),
-    ) {
-        Ok(c) => c,
-        Err(e) => return usage(e),
-    };
-    let api = match rt.block_on(Api::with_source(client, &base_url, &operation_url, source)) {
-        Ok(api) => api,
-        Err(e) if e.method == "token-command" => {
-            return usage(format!("cannot get an IAM token: {e}"));
-        }
-        Err(e) => return harness(format!("cannot get an IAM token: {e}")),
-    };
+    )
+    .map_err(usage)?;
+    let api = rt
+        .block_on(Api::with_source(
+            client,
+            &target.base_url,
+            &target.operation_url,
+            target.source.clone(),
+        ))
+        .map_err(|e| {
+            let message = format!("cannot get an IAM token: {e}");
+            if e.method == "token-command" {
+                usage(message)
+            } else {
+                harness(message)
+            }
+        })?;
     let token = api.token();
     let mut run = Run::new(
         api,
         schemas,
-        account,
+        target.account.clone(),
         args.operation_timeout,
         rt.handle().clone(),
         &token,
     );
     // Polled operations cost wall time, and a URL costs quota: fewer sequences there, and
-    // fewer replays when shrinking a failure.
+    // fewer replays when shrinking a failure; every step waits, so more of them overlap.
     let frugal = args.base_url.is_some() || args.reference_mode == reference::Mode::Async;
     run.generation = Generation {
-        seed,
+        seed: args.seed.unwrap_or_else(random_seed),
         cases: args.proptest_cases.unwrap_or(if frugal {
             REMOTE_PROPTEST_CASES
         } else {
@@ -129,117 +191,114 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         .max_live_keys
         .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
     run.shared_key = args.access_key_id.clone();
-    for text in &hidden {
+    for text in &target.hidden {
         run.add_redacted(text);
     }
     // A ledger for a real target (the embedded server's keys die with the process anyway).
-    let ledger_path = match (&args.ledger, args.base_url.is_some()) {
+    let ledger = match (&args.ledger, args.base_url.is_some()) {
         (Some(path), _) => Some(path.clone()),
         (None, true) if !args.test.list => Some(runner::ledger::default_path()),
         (None, _) => None,
     };
-    if let Some(path) = &ledger_path {
-        match runner::ledger::LedgerFile::create(
+    if let Some(path) = &ledger {
+        let file = runner::ledger::LedgerFile::create(
             path,
-            &base_url,
-            &operation_url,
+            &target.base_url,
+            &target.operation_url,
             &run.service_account_id,
+            &run.marker_prefix(),
             args.ledger.is_some(),
-        ) {
-            Ok(file) => run.ledger_file = Some(file),
-            Err(e) => return usage(e),
-        }
+        )
+        .map_err(usage)?;
+        run.ledger_file = Some(file);
     }
-    let run = Arc::new(run);
+    Ok((Arc::new(run), ledger))
+}
 
-    if !args.test.list {
-        // One cheap request first, so an unreachable or throttling target is one clear
-        // error, not one per trial.
-        let probe = rt.block_on(async {
-            let mut ctx = runner::Ctx::new(run.clone());
-            let list = run.api.list(&run.service_account_id, None, None);
-            ctx.call(list, Expect::listing(&run.service_account_id))
-                .await
-        });
-        match probe {
-            Ok(_) => {}
-            Err(runner::HarnessError::Transport(e)) => {
-                return harness(format!(
-                    "the target cannot be reached: {}",
-                    run.redact(&e.to_string())
-                ));
-            }
-            Err(e) => {
-                return harness(format!(
-                    "the target cannot be tested: {}",
-                    run.redact(&e.to_string())
-                ));
-            }
-        }
-        eprintln!("target: {base_url} (operations: {operation_url}); seed {seed}");
+/// One cheap request first, so that an unreachable or throttling target is one clear error,
+/// not one per trial.
+fn preflight(run: &Arc<Run>, rt: &tokio::runtime::Runtime) -> Result<(), ExitCode> {
+    let probe = rt.block_on(async {
+        let mut ctx = runner::Ctx::new(run.clone());
+        let list = run.api.list(&run.service_account_id, None, None);
+        ctx.call(list, Expect::listing(&run.service_account_id))
+            .await
+    });
+    match probe {
+        Ok(_) => Ok(()),
+        Err(runner::HarnessError::Transport(e)) => Err(harness(format!(
+            "the target cannot be reached: {}",
+            run.redact(&e.to_string())
+        ))),
+        Err(e) => Err(harness(format!(
+            "the target cannot be tested: {}",
+            run.redact(&e.to_string())
+        ))),
     }
+}
 
-    // --access-key-id: remember the key's description, to put it back at the end.
-    let original = match (&args.access_key_id, args.test.list) {
-        (Some(id), false) => match rt.block_on(runner::Ctx::new(run.clone()).read_key(id)) {
-            Ok(Some(key)) => Some((
-                id.clone(),
-                crate::checks::description_of(&key).unwrap_or_default(),
-            )),
-            Ok(None) => return usage(format!("--access-key-id: there is no key `{id}`")),
-            Err(e) => return harness(format!("--access-key-id: cannot read key `{id}`: {e}")),
-        },
-        _ => None,
+/// `--access-key-id`: the key and its description, to put back at the end.
+fn borrow_key(
+    args: &RunArgs,
+    run: &Arc<Run>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Option<(String, String)>, ExitCode> {
+    let Some(id) = &args.access_key_id else {
+        return Ok(None);
     };
-
-    let specs = crate::suite::specs(&cases);
-    let expected = match &args.expected_failures {
-        Some(path) => match expected_failures(path, &specs) {
-            Ok(e) => e,
-            Err(e) => return usage(e),
-        },
-        None => BTreeMap::new(),
-    };
-    let plan = Plan {
-        level: args.level,
-        expected,
-    };
-    watch_signals(&rt, run.clone());
-
-    let conclusion = runner::execute(&run, &specs, &args.test, &plan);
-    drop(conclusion);
-    if args.test.list {
-        return exit::code(exit::PASSED);
+    match rt.block_on(runner::Ctx::new(run.clone()).read_key(id)) {
+        Ok(Some(key)) => Ok(Some((
+            id.clone(),
+            crate::checks::description_of(&key).unwrap_or_default(),
+        ))),
+        Ok(None) => Err(usage(format!("--access-key-id: there is no key `{id}`"))),
+        Err(e) => Err(harness(format!(
+            "--access-key-id: cannot read key `{id}`: {e}"
+        ))),
     }
-    let left = run.sweep();
-    let mut restore_problem = None;
-    if let Some((id, description)) = &original {
-        let body = serde_json::json!({"updateMask": "description", "description": description});
-        let restored = rt.block_on(async {
-            let mut ctx = runner::Ctx::new(run.clone());
-            ctx.update(id, Some(body.to_string()), crate::target::Auth::Token)
-                .await
-        });
-        match restored {
-            Ok(crate::checks::update::UpdateOutcome::Applied(_)) => {
-                eprintln!("restored the description of key {id}");
-            }
-            other => {
-                restore_problem = Some(format!(
-                    "could not restore the description of key {id}: {}",
-                    run.redact(&format!("{other:?}"))
-                ));
-            }
+}
+
+/// Puts the borrowed key's description back; the problem, if that fails.
+fn restore(
+    run: &Arc<Run>,
+    rt: &tokio::runtime::Runtime,
+    (id, description): (String, String),
+) -> Option<String> {
+    let body = serde_json::json!({"updateMask": "description", "description": description});
+    let restored = rt.block_on(async {
+        let mut ctx = runner::Ctx::sweeper(run.clone());
+        ctx.update(&id, Some(body.to_string()), crate::client::Auth::Token)
+            .await
+    });
+    match restored {
+        Ok(crate::checks::update::UpdateOutcome::Applied(_)) => {
+            eprintln!("restored the description of key {id}");
+            None
         }
+        other => Some(format!(
+            "could not restore the description of key {id}: {}",
+            run.redact(&format!("{other:?}"))
+        )),
     }
+}
+
+/// The run as data: the outcome log and the run's facts, read into a verdict.
+fn build_report(
+    args: &RunArgs,
+    run: &Arc<Run>,
+    target: &Target,
+    cases: &[crate::contract::cases::Case],
+    began: &Began,
+    left: Vec<String>,
+) -> RunReport {
     let (created, deleted, _) = run.ledger_counts();
     let facts = Facts {
-        target: base_url.clone(),
-        operation_url: operation_url.clone(),
-        started: started_wall,
-        elapsed: started.elapsed(),
-        seed,
-        digest: crate::contract::digest(&run.schemas, &cases),
+        target: target.base_url.clone(),
+        operation_url: target.operation_url.clone(),
+        started: began.wall,
+        elapsed: began.instant.elapsed(),
+        seed: run.generation.seed,
+        digest: crate::contract::digest(&run.schemas, cases),
         level: args.level,
         requests: run.requests(),
         generated_steps: run.generated_steps(),
@@ -255,14 +314,20 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             || args.access_key_id.is_some(),
         interrupted: run.is_interrupted(),
     };
-    let mut report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
-    if let Some(problem) = restore_problem {
-        report.add_problem(problem);
-    }
+    RunReport::build(&run.records(), facts, &|t| run.redact(t))
+}
 
-    print!("{}", report::console::closing(&report));
+/// The closing text, the ledger file (removed when it has done its job), the report files,
+/// and the exit code.
+fn finish(
+    args: &RunArgs,
+    run: &Run,
+    report: &RunReport,
+    ledger: Option<&std::path::Path>,
+) -> Result<ExitCode, ExitCode> {
+    print!("{}", report::console::closing(report));
     let ledger_written = run.ledger_file.as_ref().is_some_and(|l| l.written());
-    if let (Some(path), true) = (&ledger_path, ledger_written) {
+    if let (Some(path), true) = (ledger, ledger_written) {
         if !report.keys.left.is_empty() {
             eprintln!(
                 "ledger: {} (accesskey-conformance cleanup --ledger {} deletes what it lists)",
@@ -274,10 +339,8 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             let _ = std::fs::remove_file(path);
         }
     }
-    if let Err(e) = write_reports(&report, &args) {
-        return harness(e);
-    }
-    exit::code(report.exit_code)
+    write_reports(report, args).map_err(harness)?;
+    Ok(exit::code(report.exit_code))
 }
 
 /// What the run talks to.
@@ -291,7 +354,7 @@ struct Target {
     /// Key material to redact.
     hidden: Vec<String>,
     /// The embedded reference server, kept alive for the run.
-    server: Option<reference::Running>,
+    _server: Option<reference::Running>,
 }
 
 /// The target: a URL from the user (with its credentials), or the embedded reference server.
@@ -320,7 +383,7 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
                 .unwrap_or_else(|| "ajeconformanceaccount".to_string()),
             loopback: true,
             hidden: Vec::new(),
-            server: Some(server),
+            _server: Some(server),
         });
     };
     let base = parse_base_url("--base-url", text).map_err(usage)?;
@@ -353,7 +416,7 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
         account,
         loopback: is_loopback(&base),
         hidden,
-        server: None,
+        _server: None,
     })
 }
 

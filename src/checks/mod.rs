@@ -15,8 +15,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::client::Exchange;
 use crate::contract::{Level, rules};
-use crate::target::Exchange;
 
 /// One way the target broke one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Violation {
     }
 
     pub fn received(mut self, received: impl Into<String>) -> Self {
-        self.received = crate::target::snippet(&received.into());
+        self.received = crate::client::snippet(&received.into());
         self
     }
 
@@ -139,5 +139,5 @@ pub fn description_of(key: &Value) -> Option<String> {
 
 /// A JSON value shortened for messages.
 pub fn show(value: &Value) -> String {
-    crate::target::snippet(&value.to_string())
+    crate::client::snippet(&value.to_string())
 }

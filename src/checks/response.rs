@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::clock::{self, Timeline};
 use super::{Violation, operation, timestamps};
+use crate::client::Exchange;
 use crate::contract::{DocKind, Schemas};
-use crate::target::Exchange;
 
 /// What a response should be, as the caller knows it.
 #[derive(Debug, Clone)]

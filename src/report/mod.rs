@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::checks::Violation;
 use crate::contract::{Level, rules};
+use crate::exit;
 use crate::runner::{Expected, Outcome, Record, Status, failure_text};
 
 /// The run's verdict, from which the exit code follows (`src/exit.rs`).
@@ -35,6 +36,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The process exit code of a run with this verdict (`src/exit.rs`).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Passed => exit::PASSED,
+            Verdict::Failed => exit::CONTRACT_FAILURE,
+            Verdict::HarnessError => exit::HARNESS_ERROR,
+            Verdict::Interrupted => exit::INTERRUPTED,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Passed => "passed",
@@ -310,7 +321,7 @@ impl RunReport {
             digest: facts.digest,
             level: facts.level,
             verdict,
-            exit_code: crate::exit::for_verdict(verdict),
+            exit_code: verdict.exit_code(),
             totals,
             by_level,
             by_area,
@@ -329,7 +340,7 @@ impl RunReport {
         self.problems.push(problem);
         if self.verdict == Verdict::Passed {
             self.verdict = Verdict::HarnessError;
-            self.exit_code = crate::exit::for_verdict(self.verdict);
+            self.exit_code = self.verdict.exit_code();
         }
     }
 

@@ -11,8 +11,8 @@ use super::Run;
 use crate::checks::response::Expect;
 use crate::checks::update::UpdateOutcome;
 use crate::checks::{Violation, description_of, operation};
+use crate::client::{Auth, Exchange, Request, TransportError};
 use crate::contract::DocKind;
-use crate::target::{Auth, Exchange, Request, TransportError};
 
 /// Why a trial could not test: the harness's problem or an unusable target, not a verdict.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -254,6 +254,9 @@ impl Ctx {
         let sent = with_marker(description, &marker);
         let mut expect = Expect::new(DocKind::CreateResponse);
         expect.secret_allowed = true;
+        if let Some(ledger) = &run.ledger_file {
+            ledger.creating(&marker);
+        }
         let exchange = {
             let _changing = run.changing_keys().await;
             self.call(run.api.create(&run.service_account_id, &sent), expect)

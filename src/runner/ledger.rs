@@ -1,6 +1,8 @@
-//! The ledger file: every key the run creates, written down the moment Create answers, and
-//! every deletion, one JSON object per line. A run that is killed leaves the file behind and
-//! `accesskey-conformance cleanup --ledger PATH` deletes what it lists as still present.
+//! The ledger file: the marker the run's keys carry in their description, every key the run
+//! creates, written down the moment Create answers (and a line before each Create is sent),
+//! and every deletion, one JSON object per line. A run that is killed leaves the file behind
+//! and `accesskey-conformance cleanup --ledger PATH` deletes what it lists as still present,
+//! and any key of the account that carries the run's marker (a Create in flight at the kill).
 //! It holds ids and URLs only, never a token or a secret.
 
 use std::collections::BTreeMap;
@@ -29,6 +31,7 @@ impl LedgerFile {
         base_url: &str,
         operation_url: &str,
         service_account_id: &str,
+        marker: &str,
         eager: bool,
     ) -> Result<Self, String> {
         let ledger = LedgerFile {
@@ -40,6 +43,7 @@ impl LedgerFile {
                 "base_url": base_url,
                 "operation_url": operation_url,
                 "service_account_id": service_account_id,
+                "marker": marker,
                 "started": chrono::Utc::now().to_rfc3339(),
             }),
         };
@@ -105,6 +109,17 @@ impl LedgerFile {
         }
     }
 
+    /// Records that a Create is about to be sent (so that a run killed before the answer has a
+    /// ledger whose marker finds the key).
+    pub fn creating(&self, marker: &str) {
+        self.append(&json!({ "creating": marker }));
+    }
+
+    /// Records that the account was searched for the run's marker (by `cleanup`).
+    pub fn searched(&self, marker: &str) {
+        self.append(&json!({ "searched": marker }));
+    }
+
     /// Records a key the run created (a no-op for a key already written down).
     pub fn created(&self, id: &str) {
         self.append(&json!({ "created": id }));
@@ -121,6 +136,11 @@ pub struct ReadLedger {
     pub base_url: String,
     pub operation_url: String,
     pub service_account_id: String,
+    /// What the descriptions of the run's keys carry (empty for ledgers without it).
+    pub marker: String,
+    /// Creates were sent whose answer the ledger does not record, and no cleanup has searched
+    /// the account for the marker since.
+    pub unanswered: bool,
     /// Created and not deleted, in creation order.
     pub pending: Vec<String>,
     pub created: usize,
@@ -148,6 +168,7 @@ pub fn read(path: &Path) -> Result<ReadLedger, String> {
     let field = |name: &str| header[name].as_str().unwrap_or_default().to_string();
     let mut order = Vec::new();
     let mut state: BTreeMap<String, bool> = BTreeMap::new();
+    let (mut creating, mut answered, mut searched) = (0usize, 0usize, false);
     for (n, line) in lines {
         // The last line of a killed run may be cut short: ignore it rather than fail.
         let Ok(entry) = serde_json::from_str::<Value>(line) else {
@@ -157,7 +178,12 @@ pub fn read(path: &Path) -> Result<ReadLedger, String> {
             );
             continue;
         };
-        if let Some(id) = entry["created"].as_str() {
+        if entry["creating"].is_string() {
+            creating += 1;
+        } else if entry["searched"].is_string() {
+            searched = true;
+        } else if let Some(id) = entry["created"].as_str() {
+            answered += 1;
             if state.insert(id.to_string(), false).is_none() {
                 order.push(id.to_string());
             }
@@ -169,6 +195,8 @@ pub fn read(path: &Path) -> Result<ReadLedger, String> {
         base_url: field("base_url"),
         operation_url: field("operation_url"),
         service_account_id: field("service_account_id"),
+        marker: field("marker"),
+        unanswered: creating > answered && !searched,
         created: order.len(),
         pending: order
             .into_iter()
@@ -194,14 +222,17 @@ mod tests {
     fn a_written_ledger_reads_back_with_what_is_pending() {
         let path = std::env::temp_dir().join(format!("akc-ledger-test-{}", std::process::id()));
         std::fs::remove_file(&path).ok();
-        let ledger =
-            LedgerFile::create(&path, "http://a", "http://o", "sa", false).expect("created");
+        let ledger = LedgerFile::create(&path, "http://a", "http://o", "sa", "akc t-", false)
+            .expect("created");
         assert!(!path.exists(), "a lazy ledger waits for its first key");
+        ledger.creating("akc t-1");
         ledger.created("k1");
+        ledger.creating("akc t-2");
         ledger.created("k2");
+        ledger.creating("akc t-3");
         ledger.deleted("k1");
         ledger.created("k3");
-        assert!(LedgerFile::create(&path, "http://a", "http://o", "sa", true).is_err());
+        assert!(LedgerFile::create(&path, "http://a", "http://o", "sa", "akc t-", true).is_err());
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
@@ -212,5 +243,7 @@ mod tests {
         assert_eq!(read.pending, vec!["k2".to_string(), "k3".to_string()]);
         assert_eq!(read.created, 3);
         assert_eq!(read.base_url, "http://a");
+        assert_eq!(read.marker, "akc t-");
+        assert!(!read.unanswered, "three Creates, three answers");
     }
 }

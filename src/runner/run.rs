@@ -11,8 +11,8 @@ use super::{Ctx, HarnessError, ledger, outcome::Record};
 use crate::checks::Violation;
 use crate::checks::clock::{Timeline, Window};
 use crate::checks::response::{Expect, Judge, Secrets, check_response};
+use crate::client::{Api, Exchange};
 use crate::contract::{DocKind, Schemas};
-use crate::target::{Api, Exchange};
 
 /// How long the sweep after an interruption may take: a CI runner sends SIGKILL about ten
 /// seconds after its first signal.
@@ -383,6 +383,11 @@ impl Run {
 
     pub fn ledger_is_deleted(&self, id: &str) -> bool {
         lock(&self.ledger).get(id).copied().unwrap_or(false)
+    }
+
+    /// The keys the run created and has not deleted.
+    pub fn live_keys(&self) -> Vec<String> {
+        self.ledger_counts().2
     }
 
     /// (created, deleted, still present).

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::spec;
 use crate::checks::update::{UpdateOutcome, nothing_changed, was_rejected};
+use crate::client::Auth;
 use crate::runner::{Ctx, HarnessError, Spec};
-use crate::target::Auth;
 
 const UNAUTHENTICATED: i64 = 16;
 

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::checks::{Violation, description_of, show};
+use crate::client::Auth;
 use crate::contract::cases::{Case, KeyKind};
 use crate::runner::{Ctx, HarnessError, Spec};
-use crate::target::Auth;
 
 use super::step::{bystander_untouched, id_of, update_and_judge};
 

@@ -1,8 +1,9 @@
 //! The List walk (L1, L3): the run makes a few keys on its account, then walks List for the
 //! account page by page with a large page size and with small ones (1 and 2), while no key of
-//! the run is created or deleted. Each walk must show each of the run's keys exactly once and
-//! no id twice, and must end (L1); no page may hold more than `pageSize` keys (L3). L2 (only
-//! the account asked for) is checked on every List answer of the run.
+//! the run is created or deleted. Each walk must show each of the run's keys (the walk's own
+//! and those the trials around it hold) exactly once and no id twice, and must end (L1); no
+//! page may hold more than `pageSize` keys (L3). L2 (only the account asked for) is checked
+//! on every List answer of the run.
 //!
 //! A live account may hold many keys already: the small page sizes grow with the account
 //! (at most about [`PAGES_PER_WALK`] pages a walk), so the walk's cost stays bounded.
@@ -118,6 +119,14 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         }
     };
     let _still = run.keys_still().await;
+    // While no key of the run comes or goes, every key it holds (the walk's own and those of
+    // the trials around it) must show exactly once.
+    let mut own = own;
+    for id in run.live_keys() {
+        if !own.contains(&id) {
+            own.push(id);
+        }
+    }
     let large = ctx.walk_list(Some(LARGE_PAGE), LARGE_PAGES).await?;
     ctx.record(judge_walk(&large, LARGE_PAGE, &own, LARGE_PAGES));
     let listed = large.ids().len().max(own.len());
@@ -171,8 +180,8 @@ pub fn specs() -> Vec<Spec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Exchange;
     use crate::runner::ListPage;
-    use crate::target::Exchange;
     use serde_json::json;
 
     fn page(ids: &[&str]) -> ListPage {

@@ -254,6 +254,9 @@ struct Explored {
     failure: Option<(Played, usize)>,
 }
 
+/// What playing one sequence gave.
+type Outcome = Result<Played, HarnessError>;
+
 /// The keys sequences are played on: the trial's own, and the bystander a body may name.
 #[derive(Clone)]
 struct Keys {
@@ -270,10 +273,10 @@ async fn play_in_lanes(
     keys: Keys,
     sequences: Arc<Vec<Vec<Fields>>>,
     lanes: usize,
-) -> Vec<Result<Played, HarnessError>> {
+) -> Vec<Outcome> {
     let count = sequences.len();
     let next = Arc::new(AtomicUsize::new(0));
-    let results: Arc<Mutex<Vec<Option<Result<Played, HarnessError>>>>> =
+    let results: Arc<Mutex<Vec<Option<Outcome>>>> =
         Arc::new(Mutex::new((0..count).map(|_| None).collect()));
     let (drained, _) = tokio::sync::watch::channel(false);
     let drained = Arc::new(drained);

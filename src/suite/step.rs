@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use crate::checks::update::{UpdateOutcome, code_name, immutable_fields_kept, judge};
 use crate::checks::{Violation, description_of, show};
+use crate::client::{Auth, Exchange};
 use crate::contract::model::{Quirk, Verdict};
 use crate::runner::{Ctx, HarnessError};
-use crate::target::{Auth, Exchange};
 
 /// What one step sent, expected and saw. The texts a report shows are made only when a
 /// report is (most steps pass).

@@ -14,9 +14,9 @@ use crate::checks::operation::{Method, types_name_the_messages};
 use crate::checks::response::Expect;
 use crate::checks::timestamps::{designators_are_upper_case, timestamps_are_ordered};
 use crate::checks::{Violation, operation};
+use crate::client::Auth;
 use crate::contract::{DocKind, Level};
 use crate::runner::{Ctx, HarnessError, Run, Spec};
-use crate::target::Auth;
 
 async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
@@ -71,7 +71,7 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         return Ok(());
     }
     let delete_expect = Expect::new(DocKind::DeleteOperation).for_key(&id);
-    {
+    let gone = {
         let _changing = run.changing_keys().await;
         let deleting = ctx.call(run.api.delete(&id), delete_expect.clone()).await?;
         if let Some(done) = ctx
@@ -80,9 +80,13 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         {
             finished.push((done, delete_expect));
         }
-    }
-    if ctx.read_key(&id).await?.is_none() {
-        ctx.run.ledger_deleted(&id);
+        let gone = ctx.read_key(&id).await?.is_none();
+        if gone {
+            ctx.run.ledger_deleted(&id);
+        }
+        gone
+    };
+    if gone {
         // Operations outlive their key: both read back as they finished.
         for (done, expect) in &finished {
             read_back(ctx, done, expect).await?;

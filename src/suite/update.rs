@@ -9,8 +9,8 @@ use crate::checks::update::{
     UpdateOutcome, description_is, immutable_fields_kept, response_matches_read, was_applied,
 };
 use crate::checks::{Violation, description_of};
+use crate::client::Auth;
 use crate::runner::{Ctx, HarnessError, Spec};
-use crate::target::Auth;
 
 fn id_of(key: &Value) -> String {
     key.get("id")
