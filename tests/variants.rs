@@ -164,3 +164,28 @@ fn sigterm_while_polling_ends_quickly_and_deletes_every_key() {
     assert!(stdout.contains("left 0"), "{stdout}");
     assert_eq!(keys_on(&url), 0);
 }
+
+/// R5: a target that fails every request alike (a broken deployment) ends the run early with
+/// that finding, instead of one failure per trial.
+#[test]
+fn a_target_failing_every_request_alike_ends_the_run_early() {
+    let mut options = Options::new(TOKEN);
+    options.broken = Some(500);
+    let url = start_with(options);
+    let v = run_against(&url, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    // The 500s are E3; the unknown-key case also sees INTERNAL where NOT_FOUND belongs (U9).
+    assert!(v.rules().contains("E3"), "{:?}", v.failed);
+    assert!(
+        v.rules().iter().all(|r| r == "E3" || r == "U9"),
+        "{:?}",
+        v.failed
+    );
+    assert!(
+        v.junit
+            .contains("not started: the target answered 30 requests in a row with HTTP 500"),
+        "{}",
+        v.junit
+    );
+    assert!(v.stdout.contains("left 0"), "{}", v.stdout);
+}

@@ -105,6 +105,9 @@ pub struct Options {
     pub create_answer: CreateAnswer,
     /// Every answer is held back this long: a loopback server behaves like a remote one.
     pub latency: std::time::Duration,
+    /// Answer every request with this HTTP status and an INTERNAL Status body (a broken
+    /// deployment: the harness must end its run early, R5).
+    pub broken: Option<u16>,
 }
 
 /// The account of the key every reference server starts with (a neighbour of the client's).
@@ -224,6 +227,7 @@ impl Options {
             finish_after: None,
             create_answer: CreateAnswer::Documented,
             latency: std::time::Duration::ZERO,
+            broken: None,
         }
     }
 

@@ -122,7 +122,13 @@ pub fn app(options: Options) -> Router {
 /// `Date` header of the server's clock, the E4 faults, and the configured latency.
 async fn answer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let options = &state.options;
-    let mut response = next.run(request).await;
+    let mut response = match options.broken {
+        Some(status) => json_response(
+            status,
+            json!({"code": code::INTERNAL, "message": "the deployment is broken", "details": []}),
+        ),
+        None => next.run(request).await,
+    };
     let label = if options.has(Fault::ContentTypeTextPlain) {
         "text/plain; charset=utf-8"
     } else if options.style == super::Style::Proto3 {

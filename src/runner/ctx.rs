@@ -195,6 +195,9 @@ impl Ctx {
             expect.first_sent = Some(first);
             let found = self.run.check(&exchange, &expect);
             self.violations.extend(found);
+            if !throttled {
+                self.run.note_answer(&exchange);
+            }
             if self.keep_exchanges {
                 self.exchanges.push(exchange.clone());
             }

@@ -14,6 +14,10 @@ use crate::checks::response::{Expect, Judge, Secrets, check_response};
 use crate::client::{Api, Exchange};
 use crate::contract::{DocKind, Schemas};
 
+/// Answers failing the same way in a row, with no success between, after which no further
+/// trial starts.
+pub const SAME_FAILURES: usize = 30;
+
 /// How long the sweep after an interruption may take: a CI runner sends SIGKILL about ten
 /// seconds after its first signal.
 pub const INTERRUPTED_SWEEP: Duration = Duration::from_secs(5);
@@ -61,6 +65,10 @@ pub struct Run {
     interrupt: tokio::sync::watch::Sender<bool>,
     /// Places for trials (and lanes of generated sequences) working at once.
     pub workers: Arc<tokio::sync::Semaphore>,
+    /// The same failing answer, how many times in a row (R5), and why the run stopped
+    /// starting trials, once it has.
+    same_failure: Mutex<(String, usize)>,
+    failing_alike: Mutex<Option<String>>,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
     /// `--max-rps`: the least time between two requests.
@@ -110,6 +118,8 @@ impl Run {
             stopped: Mutex::new(None),
             interrupt: tokio::sync::watch::Sender::new(false),
             workers: Arc::new(tokio::sync::Semaphore::new(1)),
+            same_failure: Mutex::new((String::new(), 0)),
+            failing_alike: Mutex::new(None),
             runtime,
             generation: Generation {
                 seed: 0,
@@ -148,6 +158,42 @@ impl Run {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// Counts answers that fail the same way (same HTTP status, same start of the body) with
+    /// no success between them. After [`SAME_FAILURES`] of them the target is failing every
+    /// request alike: no further trial starts (R5), and the run ends with the findings of the
+    /// trials that saw it.
+    pub fn note_answer(&self, exchange: &Exchange) {
+        let mut same = lock(&self.same_failure);
+        if exchange.status < 400 {
+            *same = (String::new(), 0);
+            return;
+        }
+        let signature = format!(
+            "{} {}",
+            exchange.status,
+            exchange.body.chars().take(80).collect::<String>()
+        );
+        if same.0 == signature {
+            same.1 += 1;
+        } else {
+            *same = (signature, 1);
+        }
+        if same.1 >= SAME_FAILURES {
+            lock(&self.failing_alike).get_or_insert_with(|| {
+                format!(
+                    "not started: the target answered {SAME_FAILURES} requests in a row with HTTP {} ({})",
+                    exchange.status,
+                    crate::client::snippet(&exchange.body)
+                )
+            });
+        }
+    }
+
+    /// Why no more trials start, when the target fails every request alike.
+    pub fn failing_alike(&self) -> Option<String> {
+        lock(&self.failing_alike).clone()
     }
 
     /// At most `n` trials (and lanes of generated sequences) work at once.
