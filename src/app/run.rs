@@ -191,6 +191,9 @@ fn prepare(
         .max_live_keys
         .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
     run.shared_key = args.access_key_id.clone();
+    if !args.keep_keys && args.max_live_keys.is_none() && args.access_key_id.is_none() {
+        run.pool_keys();
+    }
     for text in &target.hidden {
         run.add_redacted(text);
     }

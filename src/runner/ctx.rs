@@ -108,6 +108,9 @@ pub struct Ctx {
     interruptible: bool,
     /// Key slots taken ahead for the keys this trial is about to create (`reserve_keys`).
     reserved: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Whether the keys may go to the pool when the trial found nothing wrong (a trial whose
+    /// keys saw failures in other contexts clears it).
+    pub keys_reusable: bool,
 }
 
 impl Ctx {
@@ -122,6 +125,7 @@ impl Ctx {
             created: Vec::new(),
             interruptible: true,
             reserved: None,
+            keys_reusable: true,
         }
     }
 
@@ -237,6 +241,9 @@ impl Ctx {
         if let Some(shared) = self.run.shared_key.clone() {
             return self.reuse_key(&shared, description).await;
         }
+        if let Some(key) = self.reuse_pooled(description).await? {
+            return Ok(key);
+        }
         let reserved = match &mut self.reserved {
             Some(permits) if permits.num_permits() > 1 => permits.split(1),
             Some(_) => self.reserved.take(),
@@ -319,6 +326,34 @@ impl Ctx {
                 exchange.status,
                 exchange.snippet()
             ))),
+        }
+    }
+
+    /// A key from the run's pool, reset to `description` (with a fresh marker) by an Update
+    /// whose answer must show that description; the answer is the key as the trial starts
+    /// with it. A key whose reset does not show it is deleted, and `None` says to create one.
+    async fn reuse_pooled(&mut self, description: &str) -> Result<Option<Value>, HarnessError> {
+        let run = self.run.clone();
+        let Some(id) = run.take_from_pool() else {
+            return Ok(None);
+        };
+        self.created.push(id.clone());
+        let sent = with_marker(description, &run.next_marker());
+        let body = serde_json::json!({"updateMask": "description", "description": sent});
+        let outcome = self
+            .update(&id, Some(body.to_string()), Auth::Token)
+            .await?;
+        match outcome {
+            UpdateOutcome::Applied(key)
+                if key.get("id").and_then(Value::as_str) == Some(id.as_str())
+                    && description_of(&key).as_deref() == Some(sent.as_str()) =>
+            {
+                Ok(Some(key))
+            }
+            _ => {
+                self.delete(&id).await?;
+                Ok(None)
+            }
         }
     }
 
@@ -621,14 +656,22 @@ impl Ctx {
     }
 
     /// Deletes every key this trial created and has not deleted yet.
+    ///
+    /// A trial that found nothing wrong hands its keys to the run's pool instead (when the
+    /// run pools keys): the next trial resets one with an Update rather than creating one,
+    /// and the sweep deletes what is left in the pool at the end.
     pub async fn clean_up(&mut self) -> Result<(), HarnessError> {
         let mut result = Ok(());
         if self.run.keep_keys {
             self.created.clear();
             return result;
         }
+        let reusable = self.violations.is_empty() && self.keys_reusable;
         for id in std::mem::take(&mut self.created) {
             if self.run.ledger_is_deleted(&id) {
+                continue;
+            }
+            if reusable && self.run.give_to_pool(&id) {
                 continue;
             }
             match self.delete(&id).await {

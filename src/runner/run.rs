@@ -59,6 +59,9 @@ pub struct Run {
     /// Held by the run's first Create until one Create answer could be read.
     first_create: tokio::sync::Mutex<()>,
     proven: AtomicBool,
+    /// Keys of trials that found nothing wrong, ready to be reset and reused; `None` when the
+    /// run does not pool keys.
+    pool: Mutex<Option<Vec<String>>>,
     /// Why no more keys may be created (an unreadable Create answer, R3).
     stopped: Mutex<Option<String>>,
     /// Set on Ctrl-C or SIGTERM: waits and requests in flight are abandoned (R5).
@@ -116,6 +119,7 @@ impl Run {
             first_create: tokio::sync::Mutex::new(()),
             proven: AtomicBool::new(false),
             stopped: Mutex::new(None),
+            pool: Mutex::new(None),
             interrupt: tokio::sync::watch::Sender::new(false),
             workers: Arc::new(tokio::sync::Semaphore::new(1)),
             same_failure: Mutex::new((String::new(), 0)),
@@ -222,6 +226,46 @@ impl Run {
             _ = interrupted.wait_for(|on| *on) => Err(HarnessError::Interrupted),
             value = fut => Ok(value),
         }
+    }
+
+    /// Lets trials reuse each other's keys (not with `--keep-keys`, `--max-live-keys` or
+    /// `--access-key-id`, whose bookkeeping is per key).
+    pub fn pool_keys(&self) {
+        *lock(&self.pool) = Some(Vec::new());
+    }
+
+    /// Puts a key in the pool; false when the run does not pool keys (or is interrupted).
+    pub fn give_to_pool(&self, id: &str) -> bool {
+        if self.is_interrupted() {
+            return false;
+        }
+        match lock(&self.pool).as_mut() {
+            Some(pool) => {
+                pool.push(id.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes every key resting in the pool (for a walk that must not see them change).
+    pub fn drain_pool(&self) -> Vec<String> {
+        lock(&self.pool)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Puts keys taken with `drain_pool` back.
+    pub fn refill_pool(&self, keys: Vec<String>) {
+        if let Some(pool) = lock(&self.pool).as_mut() {
+            pool.extend(keys);
+        }
+    }
+
+    /// A pooled key, if there is one.
+    pub fn take_from_pool(&self) -> Option<String> {
+        lock(&self.pool).as_mut().and_then(Vec::pop)
     }
 
     /// The marker of the run's next key.
@@ -429,11 +473,6 @@ impl Run {
 
     pub fn ledger_is_deleted(&self, id: &str) -> bool {
         lock(&self.ledger).get(id).copied().unwrap_or(false)
-    }
-
-    /// The keys the run created and has not deleted.
-    pub fn live_keys(&self) -> Vec<String> {
-        self.ledger_counts().2
     }
 
     /// (created, deleted, still present).

@@ -1,12 +1,14 @@
 //! The List walk (L1, L3): the run makes a few keys on its account, then walks List for the
 //! account page by page with a large page size and with small ones (1 and 2), while no key of
 //! the run is created or deleted. Each walk must show each of the run's keys (the walk's own
-//! and those the trials around it hold) exactly once and no id twice, and must end (L1); no
+//! and those resting in the run's pool) exactly once and no id twice, and must end (L1); no
 //! page may hold more than `pageSize` keys (L3). L2 (only the account asked for) is checked
 //! on every List answer of the run.
 //!
 //! A live account may hold many keys already: the small page sizes grow with the account
-//! (at most about [`PAGES_PER_WALK`] pages a walk), so the walk's cost stays bounded.
+//! (at most about [`PAGES_PER_WALK`] pages a walk), so the walk's cost stays bounded. The
+//! walk's own keys are several, so that a server that drops or repeats one key in a few is
+//! caught whatever the order of the ids.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,12 +23,12 @@ use crate::contract::Level;
 use crate::runner::{Ctx, HarnessError, ListWalk, Run, Spec};
 
 /// Keys the walk makes for itself.
-const OWN_KEYS: usize = 3;
+const OWN_KEYS: usize = 5;
 /// The large page size, and at most this many pages of it.
 const LARGE_PAGE: u32 = 100;
 const LARGE_PAGES: usize = 30;
 /// A small-page walk takes about this many pages at most (the page size grows instead).
-const PAGES_PER_WALK: usize = 20;
+const PAGES_PER_WALK: usize = 40;
 
 /// The judgement of one walk.
 fn judge_walk(walk: &ListWalk, size: u32, own: &[String], max_pages: usize) -> Vec<Violation> {
@@ -119,28 +121,43 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         }
     };
     let _still = run.keys_still().await;
-    // While no key of the run comes or goes, every key it holds (the walk's own and those of
-    // the trials around it) must show exactly once.
+    // While no key of the run comes or goes, the walk's own keys and those resting in the
+    // run's pool must show exactly once. The pooled ones are held out of the pool meanwhile,
+    // so that no trial changes them under the walk.
+    let resting = run.drain_pool();
     let mut own = own;
-    for id in run.live_keys() {
-        if !own.contains(&id) {
-            own.push(id);
-        }
-    }
+    own.extend(resting.iter().cloned());
+    let walks = walk_all(ctx, &own).await;
+    run.refill_pool(resting);
+    walks
+}
+
+/// The three walks, judged.
+async fn walk_all(ctx: &mut Ctx, own: &[String]) -> Result<(), HarnessError> {
     let large = ctx.walk_list(Some(LARGE_PAGE), LARGE_PAGES).await?;
-    ctx.record(judge_walk(&large, LARGE_PAGE, &own, LARGE_PAGES));
+    ctx.record(judge_walk(&large, LARGE_PAGE, own, LARGE_PAGES));
     let listed = large.ids().len().max(own.len());
-    for small in [1u32, 2] {
-        // About PAGES_PER_WALK pages however many keys the account holds.
-        let size = small.max(listed.div_ceil(PAGES_PER_WALK) as u32);
+    let mut shape = vec![format!(
+        "pageSize {LARGE_PAGE}: {} page(s)",
+        large.pages.len()
+    )];
+    // Sizes 1 and 2, or larger ones on a crowded account: at most about PAGES_PER_WALK pages.
+    let base = listed.div_ceil(PAGES_PER_WALK).max(1) as u32;
+    for size in [base, 2 * base] {
         if size >= LARGE_PAGE {
             continue;
         }
         // Short pages are allowed, so a walk may take up to twice the pages it needs.
         let max_pages = 2 * listed.div_ceil(size as usize) + 5;
         let walk = ctx.walk_list(Some(size), max_pages).await?;
-        ctx.record(judge_walk(&walk, size, &own, max_pages));
+        ctx.record(judge_walk(&walk, size, own, max_pages));
+        shape.push(format!("pageSize {size}: {} page(s)", walk.pages.len()));
     }
+    ctx.observe(format!(
+        "List walked {listed} key(s) of the account, {} of them the run's: {}",
+        own.len(),
+        shape.join(", ")
+    ));
     Ok(())
 }
 
@@ -152,6 +169,7 @@ async fn take_walk(run: Arc<Run>) -> Findings {
         error: walked.and(cleaned).err(),
         requests: ctx.requests,
         violations: std::mem::take(&mut ctx.violations),
+        observations: std::mem::take(&mut ctx.observations),
     }
 }
 

@@ -297,14 +297,17 @@ async fn play_in_lanes(
                 results.clone(),
                 drained.clone(),
             );
+            // Says whether every sequence played on the lane passed.
             async move {
+                let mut clean = true;
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(sequence) = sequences.get(i) else {
                         drained.send_replace(true);
-                        return;
+                        return clean;
                     };
                     let played = play(run.clone(), &key, bystander.as_ref(), sequence).await;
+                    clean &= played.as_ref().is_ok_and(|p| !p.failed);
                     if let Ok(mut slots) = results.lock() {
                         slots[i] = Some(played);
                     }
@@ -325,7 +328,8 @@ async fn play_in_lanes(
             let Ok(_place) = place else { return };
             let mut ctx = Ctx::new(run.clone());
             if let Ok(key) = ctx.fresh_key(START).await {
-                work(key, bystander).await;
+                // A key that saw a failure is not handed on to another trial.
+                ctx.keys_reusable = work(key, bystander).await;
             }
             let _ = ctx.clean_up().await;
         });

@@ -22,6 +22,8 @@ pub struct Findings {
     pub error: Option<HarnessError>,
     /// Requests the walk sent (each view judged all of them).
     pub requests: usize,
+    /// What the walk observed (reported by the first view).
+    pub observations: Vec<String>,
 }
 
 /// The walk itself: given the run, what it found.
@@ -57,6 +59,10 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                         let run = ctx.run.clone();
                         let findings = cell.get_or_init(|| walk(run)).await;
                         ctx.requests += findings.requests;
+                        if i == 0 {
+                            ctx.observations
+                                .extend(findings.observations.iter().cloned());
+                        }
                         ctx.record(
                             findings
                                 .violations

@@ -138,6 +138,7 @@ async fn take_tour(run: Arc<Run>) -> Findings {
         error: walked.and(cleaned).err(),
         requests: ctx.requests,
         violations: std::mem::take(&mut ctx.violations),
+        observations: std::mem::take(&mut ctx.observations),
     };
     // Which method each operation id came from, so that polls are judged by the right names.
     let mut methods = std::collections::BTreeMap::new();
