@@ -129,6 +129,8 @@ pub struct TrialReport {
     pub status: Status,
     pub duration_seconds: f64,
     pub requests: usize,
+    /// The longest run of the trial's requests that waited for each other.
+    pub chain: usize,
     pub violations: Vec<ViolationReport>,
     /// The text shown on the console for a failure or an error.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -204,6 +206,9 @@ pub struct RunReport {
     pub by_level: BTreeMap<Level, Counts>,
     pub by_area: BTreeMap<String, Counts>,
     pub requests: u64,
+    /// The longest chain of requests that waited for each other in one trial: with enough
+    /// workers, the run cannot take less than this many round trips.
+    pub longest_chain: usize,
     pub generated_steps: u64,
     pub keys: Keys,
     /// Why the run is a harness error beyond its trials (coverage, selection, leaks).
@@ -226,6 +231,7 @@ fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
         status: r.status(),
         duration_seconds: r.duration.as_secs_f64(),
         requests: r.requests,
+        chain: r.chain,
         violations,
         message: failure_text(&r.outcome).map(|t| redact(&t)),
         skip_reason: match &r.outcome {
@@ -326,6 +332,7 @@ impl RunReport {
             by_level,
             by_area,
             requests: facts.requests,
+            longest_chain: trials.iter().map(|t| t.chain).max().unwrap_or(0),
             generated_steps: facts.generated_steps,
             keys: facts.keys,
             problems,

@@ -103,6 +103,9 @@ pub struct Ctx {
     pub observations: Vec<String>,
     /// Requests sent on behalf of this trial (also those of helpers with their own `Ctx`).
     pub requests: usize,
+    /// The longest run of those requests that had to wait for each other (the trial's
+    /// floor in round trips; lanes played side by side count once).
+    pub chain: usize,
     created: Vec<String>,
     /// Whether an interruption stops this context's waits (not the sweep's).
     interruptible: bool,
@@ -122,6 +125,7 @@ impl Ctx {
             keep_exchanges: false,
             observations: Vec::new(),
             requests: 0,
+            chain: 0,
             created: Vec::new(),
             interruptible: true,
             reserved: None,
@@ -192,6 +196,7 @@ impl Ctx {
                 })
                 .await??;
             self.requests += 1;
+            self.chain += 1;
             let first = *first_sent.get_or_insert(exchange.sent_at);
             let throttled = matches!(exchange.status, 429 | 503);
             let mut expect = expect.clone();

@@ -55,6 +55,8 @@ pub struct Record {
     pub observations: Vec<String>,
     pub duration: Duration,
     pub requests: usize,
+    /// The longest run of those requests that waited for each other.
+    pub chain: usize,
 }
 
 /// How a trial counts for the verdict: its outcome read together with the expectation.
@@ -88,6 +90,7 @@ impl Record {
             observations: Vec::new(),
             duration: Duration::ZERO,
             requests: 0,
+            chain: 0,
         }
     }
 

@@ -248,6 +248,8 @@ fn report(played: &Played, seed: u64, first_len: usize) -> String {
 /// What exploring one property found.
 struct Explored {
     requests: usize,
+    /// The most requests that waited for each other (the longest lane, then the shrinking).
+    chain: usize,
     steps: usize,
     observations: BTreeSet<String>,
     /// The shortest failing sequence as played, and how long the first failing one was.
@@ -273,7 +275,7 @@ async fn play_in_lanes(
     keys: Keys,
     sequences: Arc<Vec<Vec<Fields>>>,
     lanes: usize,
-) -> Vec<Outcome> {
+) -> Lanes {
     let count = sequences.len();
     let next = Arc::new(AtomicUsize::new(0));
     let results: Arc<Mutex<Vec<Option<Outcome>>>> =
@@ -297,17 +299,19 @@ async fn play_in_lanes(
                 results.clone(),
                 drained.clone(),
             );
-            // Says whether every sequence played on the lane passed.
+            // Says whether every sequence played on the lane passed, and how many requests
+            // the lane sent one after another.
             async move {
-                let mut clean = true;
+                let (mut clean, mut chain) = (true, 0);
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(sequence) = sequences.get(i) else {
                         drained.send_replace(true);
-                        return clean;
+                        return (clean, chain);
                     };
                     let played = play(run.clone(), &key, bystander.as_ref(), sequence).await;
                     clean &= played.as_ref().is_ok_and(|p| !p.failed);
+                    chain += played.as_ref().map_or(0, |p| p.requests);
                     if let Ok(mut slots) = results.lock() {
                         slots[i] = Some(played);
                     }
@@ -322,28 +326,53 @@ async fn play_in_lanes(
         helpers.spawn(async move {
             let place = tokio::select! {
                 biased;
-                _ = done.wait_for(|d| *d) => return,
+                _ = done.wait_for(|d| *d) => return (0, 0),
                 place = run.workers.clone().acquire_owned() => place,
             };
-            let Ok(_place) = place else { return };
+            let Ok(_place) = place else { return (0, 0) };
             let mut ctx = Ctx::new(run.clone());
+            let mut chain = 0;
             if let Ok(key) = ctx.fresh_key(START).await {
                 // A key that saw a failure is not handed on to another trial.
-                ctx.keys_reusable = work(key, bystander).await;
+                let (clean, played) = work(key, bystander).await;
+                ctx.keys_reusable = clean;
+                chain = played;
             }
             let _ = ctx.clean_up().await;
+            // The lane's own requests (its key), and its chain.
+            (ctx.requests, ctx.chain + chain)
         });
     }
-    work(keys.key.clone(), keys.bystander.clone()).await;
-    while helpers.join_next().await.is_some() {}
+    let (_, mut longest) = work(keys.key.clone(), keys.bystander.clone()).await;
+    let mut setup = 0;
+    while let Some(lane) = helpers.join_next().await {
+        if let Ok((own, chain)) = lane {
+            setup += own;
+            longest = longest.max(chain);
+        }
+    }
     let slots = results
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(HarnessError::Interrupted)))
-        .collect()
+    Lanes {
+        outcomes: slots
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(HarnessError::Interrupted)))
+            .collect(),
+        setup,
+        longest,
+    }
+}
+
+/// What playing a property's sequences in lanes gave.
+struct Lanes {
+    /// Each sequence's outcome, in generation order.
+    outcomes: Vec<Outcome>,
+    /// Requests the extra lanes sent for their keys.
+    setup: usize,
+    /// The most requests one lane sent one after another.
+    longest: usize,
 }
 
 /// Generates the property's sequences from the seed up front, plays them side by side, and
@@ -367,20 +396,21 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
     }
     let values: Vec<Vec<Fields>> = trees.iter().map(ValueTree::current).collect();
     let values = Arc::new(values);
-    let played = run.runtime.block_on(play_in_lanes(
+    let lanes = run.runtime.block_on(play_in_lanes(
         run.clone(),
         keys.clone(),
         values.clone(),
         generation.lanes,
     ));
     let mut explored = Explored {
-        requests: 0,
+        requests: lanes.setup,
+        chain: lanes.longest,
         steps: 0,
         observations: BTreeSet::new(),
         failure: None,
     };
     let mut first_failing = None;
-    for (i, result) in played.into_iter().enumerate() {
+    for (i, result) in lanes.outcomes.into_iter().enumerate() {
         let played = result?;
         explored.requests += played.requests;
         explored.steps += values[i].len();
@@ -408,6 +438,7 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
                 &sequence,
             ))?;
             explored.requests += played.requests;
+            explored.chain += played.requests;
             explored.steps += sequence.len();
             let more = if played.failed {
                 shortest = played;
@@ -446,6 +477,7 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
     ctx.requests += explored.requests;
+    ctx.chain += explored.chain;
     ctx.observations.extend(explored.observations);
     run.count_generated_steps(explored.steps as u64);
     if let Some((played, first_len)) = explored.failure {

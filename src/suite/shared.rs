@@ -59,6 +59,8 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                         let run = ctx.run.clone();
                         let findings = cell.get_or_init(|| walk(run)).await;
                         ctx.requests += findings.requests;
+                        // A walk's requests follow one another.
+                        ctx.chain += findings.requests;
                         if i == 0 {
                             ctx.observations
                                 .extend(findings.observations.iter().cloned());
