@@ -266,6 +266,39 @@ struct Keys {
     bystander: Option<Value>,
 }
 
+/// The work the lanes of one property share: the sequences, the next one to take, and each
+/// one's outcome once played.
+#[derive(Clone)]
+struct Lanework {
+    run: Arc<Run>,
+    sequences: Arc<Vec<Vec<Fields>>>,
+    next: Arc<AtomicUsize>,
+    outcomes: Arc<Mutex<Vec<Option<Outcome>>>>,
+    /// Set when no sequence is left to take.
+    drained: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Lanework {
+    /// One lane: plays the next sequence on `key` until none is left. Says whether every
+    /// sequence it played passed, and how many requests it sent one after another.
+    async fn lane(&self, key: Value, bystander: Option<Value>) -> (bool, usize) {
+        let (mut clean, mut chain) = (true, 0);
+        loop {
+            let i = self.next.fetch_add(1, Ordering::SeqCst);
+            let Some(sequence) = self.sequences.get(i) else {
+                self.drained.send_replace(true);
+                return (clean, chain);
+            };
+            let played = play(self.run.clone(), &key, bystander.as_ref(), sequence).await;
+            clean &= played.as_ref().is_ok_and(|p| !p.failed);
+            chain += played.as_ref().map_or(0, |p| p.requests);
+            if let Ok(mut outcomes) = self.outcomes.lock() {
+                outcomes[i] = Some(played);
+            }
+        }
+    }
+}
+
 /// Plays `sequences` side by side and returns each one's result, in their order. The trial's
 /// key is lane 0, played here; up to `lanes - 1` more lanes each take a worker place and a key
 /// of their own when one is free, and stop when no sequence is left. Every sequence starts by
@@ -277,64 +310,29 @@ async fn play_in_lanes(
     lanes: usize,
 ) -> Lanes {
     let count = sequences.len();
-    let next = Arc::new(AtomicUsize::new(0));
-    let results: Arc<Mutex<Vec<Option<Outcome>>>> =
-        Arc::new(Mutex::new((0..count).map(|_| None).collect()));
-    let (drained, _) = tokio::sync::watch::channel(false);
-    let drained = Arc::new(drained);
-    // One lane's work: take the next sequence until none is left.
-    let work = {
-        let (run, sequences, next, results, drained) = (
-            run.clone(),
-            sequences.clone(),
-            next.clone(),
-            results.clone(),
-            drained.clone(),
-        );
-        move |key: Value, bystander: Option<Value>| {
-            let (run, sequences, next, results, drained) = (
-                run.clone(),
-                sequences.clone(),
-                next.clone(),
-                results.clone(),
-                drained.clone(),
-            );
-            // Says whether every sequence played on the lane passed, and how many requests
-            // the lane sent one after another.
-            async move {
-                let (mut clean, mut chain) = (true, 0);
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(sequence) = sequences.get(i) else {
-                        drained.send_replace(true);
-                        return (clean, chain);
-                    };
-                    let played = play(run.clone(), &key, bystander.as_ref(), sequence).await;
-                    clean &= played.as_ref().is_ok_and(|p| !p.failed);
-                    chain += played.as_ref().map_or(0, |p| p.requests);
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = Some(played);
-                    }
-                }
-            }
-        }
+    let work = Lanework {
+        run: run.clone(),
+        sequences,
+        next: Arc::new(AtomicUsize::new(0)),
+        outcomes: Arc::new(Mutex::new((0..count).map(|_| None).collect())),
+        drained: Arc::new(tokio::sync::watch::channel(false).0),
     };
     let mut helpers = tokio::task::JoinSet::new();
     for _ in 1..lanes.min(count) {
-        let (run, work, bystander) = (run.clone(), work.clone(), keys.bystander.clone());
-        let mut done = drained.subscribe();
+        let (work, bystander) = (work.clone(), keys.bystander.clone());
+        let mut done = work.drained.subscribe();
         helpers.spawn(async move {
             let place = tokio::select! {
                 biased;
                 _ = done.wait_for(|d| *d) => return (0, 0),
-                place = run.workers.clone().acquire_owned() => place,
+                place = work.run.workers.clone().acquire_owned() => place,
             };
             let Ok(_place) = place else { return (0, 0) };
-            let mut ctx = Ctx::new(run.clone());
+            let mut ctx = Ctx::new(work.run.clone());
             let mut chain = 0;
             if let Ok(key) = ctx.fresh_key(START).await {
                 // A key that saw a failure is not handed on to another trial.
-                let (clean, played) = work(key, bystander).await;
+                let (clean, played) = work.lane(key, bystander).await;
                 ctx.keys_reusable = clean;
                 chain = played;
             }
@@ -343,7 +341,7 @@ async fn play_in_lanes(
             (ctx.requests, ctx.chain + chain)
         });
     }
-    let (_, mut longest) = work(keys.key.clone(), keys.bystander.clone()).await;
+    let (_, mut longest) = work.lane(keys.key.clone(), keys.bystander.clone()).await;
     let mut setup = 0;
     while let Some(lane) = helpers.join_next().await {
         if let Ok((own, chain)) = lane {
@@ -351,7 +349,8 @@ async fn play_in_lanes(
             longest = longest.max(chain);
         }
     }
-    let slots = results
+    let slots = work
+        .outcomes
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
         .unwrap_or_default();
