@@ -154,6 +154,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Write every request and answer of the run to this file, in HAR 1.2 (each entry tagged
+    /// with its trial in `_trial`; secrets redacted).
+    #[arg(long, value_name = "PATH")]
+    pub har: Option<PathBuf>,
+
     /// Run trials up to this level: must; should (must and should); info (all, the default).
     #[arg(long, value_enum, default_value = "info", value_name = "LEVEL")]
     pub level: Level,

@@ -194,6 +194,9 @@ fn prepare(
     if !args.keep_keys && args.max_live_keys.is_none() && args.access_key_id.is_none() {
         run.pool_keys();
     }
+    if args.har.is_some() {
+        run.keep_archive();
+    }
     for text in &target.hidden {
         run.add_redacted(text);
     }
@@ -222,7 +225,7 @@ fn prepare(
 /// not one per trial.
 fn preflight(run: &Arc<Run>, rt: &tokio::runtime::Runtime) -> Result<(), ExitCode> {
     let probe = rt.block_on(async {
-        let mut ctx = runner::Ctx::new(run.clone());
+        let mut ctx = runner::Ctx::for_trial(run.clone(), "preflight");
         let list = run.api.list(&run.service_account_id, None, None);
         ctx.call(list, Expect::listing(&run.service_account_id))
             .await
@@ -249,7 +252,7 @@ fn borrow_key(
     let Some(id) = &args.access_key_id else {
         return Ok(None);
     };
-    match rt.block_on(runner::Ctx::new(run.clone()).read_key(id)) {
+    match rt.block_on(runner::Ctx::for_trial(run.clone(), "setup").read_key(id)) {
         Ok(Some(key)) => Ok(Some((
             id.clone(),
             crate::checks::description_of(&key).unwrap_or_default(),
@@ -343,6 +346,17 @@ fn finish(
         }
     }
     write_reports(report, args).map_err(harness)?;
+    if let Some(path) = &args.har {
+        let har = report::har::build(&run.archived(), &|t| run.redact(t));
+        let text = serde_json::to_string_pretty(&har)
+            .map_err(|e| harness(format!("cannot render the HAR file: {e}")))?;
+        std::fs::write(path, text).map_err(|e| {
+            harness(format!(
+                "cannot write the HAR file `{}`: {e}",
+                path.display()
+            ))
+        })?;
+    }
     Ok(exit::code(report.exit_code))
 }
 

@@ -338,6 +338,7 @@ mod tests {
             request_headers: Vec::new(),
             request_body: None,
             status: 200,
+            http_version: "HTTP/1.1".into(),
             response_headers: Vec::new(),
             body: body.into(),
             json: serde_json::from_str(body).map_err(|e| e.to_string()),

@@ -25,6 +25,8 @@ pub struct Exchange {
     pub request_headers: Vec<(String, String)>,
     pub request_body: Option<String>,
     pub status: u16,
+    /// `HTTP/1.1`, `HTTP/2.0`: the protocol the answer came in.
+    pub http_version: String,
     pub response_headers: Vec<(String, String)>,
     /// The body as text (lossy UTF-8), at most [`BODY_CAP`] bytes of it.
     pub body: String,
@@ -207,6 +209,7 @@ impl Client {
         let exchange = async {
             let response = builder.send().await.map_err(|e| fail(describe(&e)))?;
             let status = response.status().as_u16();
+            let http_version = format!("{:?}", response.version());
             let response_headers = response
                 .headers()
                 .iter()
@@ -245,6 +248,7 @@ impl Client {
                 request_headers,
                 request_body: req.body.clone(),
                 status,
+                http_version,
                 response_headers,
                 body,
                 json,

@@ -3,10 +3,12 @@
 //! - [`console`]: observed behaviours, expectations, problems and the closing line;
 //! - [`junit`]: JUnit XML (`--junit`);
 //! - [`summary`]: Markdown (`--summary`, and `$GITHUB_STEP_SUMMARY`);
+//! - [`har`]: every exchange of the run in HAR 1.2 (`--har`);
 //! - the JSON report (`--json`) is the serialisation of [`RunReport`] itself, its shape
 //!   documented by `schemas/report.schema.json`.
 
 pub mod console;
+pub mod har;
 pub mod junit;
 pub mod summary;
 

@@ -94,6 +94,8 @@ impl ListWalk {
 /// The state of one trial.
 pub struct Ctx {
     pub run: Arc<Run>,
+    /// The trial the requests are made for (the HAR file tags each exchange with it).
+    pub trial: Arc<str>,
     pub violations: Vec<Violation>,
     /// Every exchange of the trial, when `keep_exchanges` is set (most trials need only
     /// the violations found in them).
@@ -120,6 +122,7 @@ impl Ctx {
     pub fn new(run: Arc<Run>) -> Self {
         Ctx {
             run,
+            trial: Arc::from("harness"),
             violations: Vec::new(),
             exchanges: Vec::new(),
             keep_exchanges: false,
@@ -142,9 +145,16 @@ impl Ctx {
         Ok(())
     }
 
+    /// A context for the trial (or shared walk) named `trial`.
+    pub fn for_trial(run: Arc<Run>, trial: &str) -> Self {
+        let mut ctx = Ctx::new(run);
+        ctx.trial = Arc::from(trial);
+        ctx
+    }
+
     /// A context that goes on after an interruption: the sweep's.
     pub fn sweeper(run: Arc<Run>) -> Self {
-        let mut ctx = Ctx::new(run);
+        let mut ctx = Ctx::for_trial(run, "sweep");
         ctx.interruptible = false;
         ctx
     }
@@ -204,6 +214,7 @@ impl Ctx {
             expect.first_sent = Some(first);
             let found = self.run.check(&exchange, &expect);
             self.violations.extend(found);
+            self.run.archive(&self.trial, &exchange);
             if !throttled {
                 self.run.note_answer(&exchange);
             }

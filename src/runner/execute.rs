@@ -34,7 +34,7 @@ impl Default for Plan {
 
 /// Runs one trial body with its own context, then cleans up, and classifies the result.
 async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize, usize) {
-    let mut ctx = Ctx::new(run);
+    let mut ctx = Ctx::for_trial(run, &spec.name);
     let result = (spec.body)(&mut ctx).await;
     let cleanup = ctx.clean_up().await;
     let result = result.and(cleanup);

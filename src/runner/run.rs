@@ -59,6 +59,8 @@ pub struct Run {
     /// Held by the run's first Create until one Create answer could be read.
     first_create: tokio::sync::Mutex<()>,
     proven: AtomicBool,
+    /// Every exchange and its trial, when the run writes a HAR file.
+    archive: Option<Mutex<Vec<(String, Exchange)>>>,
     /// Keys of trials that found nothing wrong, ready to be reset and reused; `None` when the
     /// run does not pool keys.
     pool: Mutex<Option<Vec<String>>>,
@@ -120,6 +122,7 @@ impl Run {
             proven: AtomicBool::new(false),
             stopped: Mutex::new(None),
             pool: Mutex::new(None),
+            archive: None,
             interrupt: tokio::sync::watch::Sender::new(false),
             workers: Arc::new(tokio::sync::Semaphore::new(1)),
             same_failure: Mutex::new((String::new(), 0)),
@@ -226,6 +229,29 @@ impl Run {
             _ = interrupted.wait_for(|on| *on) => Err(HarnessError::Interrupted),
             value = fut => Ok(value),
         }
+    }
+
+    /// Keeps every exchange from now on, for `--har`.
+    pub fn keep_archive(&mut self) {
+        self.archive = Some(Mutex::new(Vec::new()));
+    }
+
+    /// Adds an exchange to the archive, when the run keeps one.
+    pub fn archive(&self, trial: &str, exchange: &Exchange) {
+        if let Some(archive) = &self.archive {
+            lock(archive).push((trial.to_string(), exchange.clone()));
+        }
+    }
+
+    /// Every exchange of the run with its trial, in the order the requests were sent.
+    pub fn archived(&self) -> Vec<(String, Exchange)> {
+        let mut all = self
+            .archive
+            .as_ref()
+            .map(|a| lock(a).clone())
+            .unwrap_or_default();
+        all.sort_by_key(|(_, e)| e.sent_at);
+        all
     }
 
     /// Lets trials reuse each other's keys (not with `--keep-keys`, `--max-live-keys` or

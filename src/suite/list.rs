@@ -162,7 +162,7 @@ async fn walk_all(ctx: &mut Ctx, own: &[String]) -> Result<(), HarnessError> {
 }
 
 async fn take_walk(run: Arc<Run>) -> Findings {
-    let mut ctx = Ctx::new(run);
+    let mut ctx = Ctx::for_trial(run, "list walk");
     let walked = walk(&mut ctx).await;
     let cleaned = ctx.clean_up().await;
     Findings {
@@ -212,6 +212,7 @@ mod tests {
                 request_headers: Vec::new(),
                 request_body: None,
                 status: 200,
+                http_version: "HTTP/1.1".into(),
                 response_headers: Vec::new(),
                 body: String::new(),
                 json: Ok(Value::Null),

@@ -177,11 +177,12 @@ struct Played {
 /// A body naming the bystander (see [`BYSTANDER`]) must leave that key as it was (U4).
 async fn play(
     run: Arc<Run>,
+    keys: &Keys,
     key: &Value,
-    bystander: Option<&Value>,
     sequence: &[Fields],
 ) -> Result<Played, HarnessError> {
-    let mut ctx = Ctx::new(run);
+    let bystander = keys.bystander.as_ref();
+    let mut ctx = Ctx::for_trial(run, &keys.trial);
     let reset = Fields {
         mask: Some("description".into()),
         description: Description::Text(START.into()),
@@ -259,11 +260,13 @@ struct Explored {
 /// What playing one sequence gave.
 type Outcome = Result<Played, HarnessError>;
 
-/// The keys sequences are played on: the trial's own, and the bystander a body may name.
+/// The keys sequences are played on: the trial's own, and the bystander a body may name;
+/// and the trial they are played for.
 #[derive(Clone)]
 struct Keys {
     key: Value,
     bystander: Option<Value>,
+    trial: Arc<str>,
 }
 
 /// The work the lanes of one property share: the sequences, the next one to take, and each
@@ -271,6 +274,7 @@ struct Keys {
 #[derive(Clone)]
 struct Lanework {
     run: Arc<Run>,
+    keys: Keys,
     sequences: Arc<Vec<Vec<Fields>>>,
     next: Arc<AtomicUsize>,
     outcomes: Arc<Mutex<Vec<Option<Outcome>>>>,
@@ -281,7 +285,7 @@ struct Lanework {
 impl Lanework {
     /// One lane: plays the next sequence on `key` until none is left. Says whether every
     /// sequence it played passed, and how many requests it sent one after another.
-    async fn lane(&self, key: Value, bystander: Option<Value>) -> (bool, usize) {
+    async fn lane(&self, key: Value) -> (bool, usize) {
         let (mut clean, mut chain) = (true, 0);
         loop {
             let i = self.next.fetch_add(1, Ordering::SeqCst);
@@ -289,7 +293,7 @@ impl Lanework {
                 self.drained.send_replace(true);
                 return (clean, chain);
             };
-            let played = play(self.run.clone(), &key, bystander.as_ref(), sequence).await;
+            let played = play(self.run.clone(), &self.keys, &key, sequence).await;
             clean &= played.as_ref().is_ok_and(|p| !p.failed);
             chain += played.as_ref().map_or(0, |p| p.requests);
             if let Ok(mut outcomes) = self.outcomes.lock() {
@@ -312,6 +316,7 @@ async fn play_in_lanes(
     let count = sequences.len();
     let work = Lanework {
         run: run.clone(),
+        keys: keys.clone(),
         sequences,
         next: Arc::new(AtomicUsize::new(0)),
         outcomes: Arc::new(Mutex::new((0..count).map(|_| None).collect())),
@@ -319,7 +324,7 @@ async fn play_in_lanes(
     };
     let mut helpers = tokio::task::JoinSet::new();
     for _ in 1..lanes.min(count) {
-        let (work, bystander) = (work.clone(), keys.bystander.clone());
+        let work = work.clone();
         let mut done = work.drained.subscribe();
         helpers.spawn(async move {
             let place = tokio::select! {
@@ -328,11 +333,11 @@ async fn play_in_lanes(
                 place = work.run.workers.clone().acquire_owned() => place,
             };
             let Ok(_place) = place else { return (0, 0) };
-            let mut ctx = Ctx::new(work.run.clone());
+            let mut ctx = Ctx::for_trial(work.run.clone(), &work.keys.trial);
             let mut chain = 0;
             if let Ok(key) = ctx.fresh_key(START).await {
                 // A key that saw a failure is not handed on to another trial.
-                let (clean, played) = work.lane(key, bystander).await;
+                let (clean, played) = work.lane(key).await;
                 ctx.keys_reusable = clean;
                 chain = played;
             }
@@ -341,7 +346,7 @@ async fn play_in_lanes(
             (ctx.requests, ctx.chain + chain)
         });
     }
-    let (_, mut longest) = work.lane(keys.key.clone(), keys.bystander.clone()).await;
+    let (_, mut longest) = work.lane(keys.key.clone()).await;
     let mut setup = 0;
     while let Some(lane) = helpers.join_next().await {
         if let Ok((own, chain)) = lane {
@@ -430,12 +435,9 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
         while replays < generation.shrink_iters {
             replays += 1;
             let sequence = tree.current();
-            let played = run.runtime.block_on(play(
-                run.clone(),
-                &keys.key,
-                keys.bystander.as_ref(),
-                &sequence,
-            ))?;
+            let played = run
+                .runtime
+                .block_on(play(run.clone(), &keys, &keys.key, &sequence))?;
             explored.requests += played.requests;
             explored.chain += played.requests;
             explored.steps += sequence.len();
@@ -471,7 +473,11 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
         _ => None,
     };
     let worker = run.clone();
-    let keys = Keys { key, bystander };
+    let keys = Keys {
+        key,
+        bystander,
+        trial: ctx.trial.clone(),
+    };
     let explored = tokio::task::spawn_blocking(move || explore(worker, keys, profile))
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;

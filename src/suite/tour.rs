@@ -130,7 +130,7 @@ async fn read_back(ctx: &mut Ctx, done: &Value, expect: &Expect) -> Result<(), H
 
 /// Runs the tour with its own context and adds the findings of the tour-only checks.
 async fn take_tour(run: Arc<Run>) -> Findings {
-    let mut ctx = Ctx::new(run);
+    let mut ctx = Ctx::for_trial(run, "tour");
     ctx.keep_exchanges = true;
     let walked = walk(&mut ctx).await;
     let cleaned = ctx.clean_up().await;
