@@ -28,7 +28,7 @@ struct Sample {
 /// One Update answer from a reference server of each style.
 static SAMPLES: LazyLock<Vec<(Style, Sample)>> = LazyLock::new(|| {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    [Style::Verbose, Style::Proto3]
+    [Style::Sample, Style::Proto3]
         .into_iter()
         .map(|style| {
             let sample = rt.block_on(async {
@@ -64,7 +64,7 @@ fn sample(style: &str) -> &'static Sample {
     let style = if style == "proto3" {
         Style::Proto3
     } else {
-        Style::Verbose
+        Style::Sample
     };
     &SAMPLES.iter().find(|(s, _)| *s == style).unwrap().1
 }

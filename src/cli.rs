@@ -229,7 +229,7 @@ pub struct RunArgs {
     pub reference_mode: Mode,
 
     /// Embedded reference server only: how it writes JSON.
-    #[arg(long, value_enum, default_value = "verbose", value_name = "STYLE")]
+    #[arg(long, value_enum, default_value = "live", value_name = "STYLE")]
     pub reference_style: Style,
 
     /// Embedded reference server only: how it reads the open (U8) inputs.
@@ -260,7 +260,7 @@ pub struct ServeArgs {
     pub mode: Mode,
 
     /// How JSON is written.
-    #[arg(long, value_enum, default_value = "verbose")]
+    #[arg(long, value_enum, default_value = "live")]
     pub style: Style,
 
     /// How the open (U8) inputs are read: refused, or accepted with their documented readings.

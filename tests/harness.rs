@@ -19,8 +19,18 @@ fn clean_run(mode: Mode, style: Style, masks: Masks) {
 }
 
 #[test]
-fn clean_server_passes_sync_verbose() {
-    clean_run(Mode::Sync, Style::Verbose, Masks::Strict);
+fn clean_server_passes_sync_live() {
+    clean_run(Mode::Sync, Style::Live, Masks::Strict);
+}
+
+#[test]
+fn clean_server_passes_async_live_lenient() {
+    clean_run(Mode::Async, Style::Live, Masks::Lenient);
+}
+
+#[test]
+fn clean_server_passes_sync_sample() {
+    clean_run(Mode::Sync, Style::Sample, Masks::Strict);
 }
 
 #[test]
@@ -29,8 +39,8 @@ fn clean_server_passes_sync_proto3_lenient() {
 }
 
 #[test]
-fn clean_server_passes_async_verbose_lenient() {
-    clean_run(Mode::Async, Style::Verbose, Masks::Lenient);
+fn clean_server_passes_async_sample_lenient() {
+    clean_run(Mode::Async, Style::Sample, Masks::Lenient);
 }
 
 #[test]
@@ -42,10 +52,10 @@ fn clean_server_passes_async_proto3() {
 /// and at least the named trials must fail.
 fn fault_is_caught(fault: Fault, must_fail: &[&str]) {
     let (mode, style, extra): (Mode, Style, &[&str]) = match fault {
-        Fault::ResponseWhilePending => (Mode::Async, Style::Verbose, &[]),
-        Fault::NeverCompletes => (Mode::Async, Style::Verbose, &["--operation-timeout", "0.3"]),
+        Fault::ResponseWhilePending => (Mode::Async, Style::Sample, &[]),
+        Fault::NeverCompletes => (Mode::Async, Style::Sample, &["--operation-timeout", "0.3"]),
         Fault::MetadataWrongType => (Mode::Sync, Style::Proto3, &[]),
-        _ => (Mode::Sync, Style::Verbose, &[]),
+        _ => (Mode::Sync, Style::Sample, &[]),
     };
     let url = start_reference(mode, style, Masks::Strict, vec![fault]);
     let v = run_against(&url, extra);

@@ -13,7 +13,7 @@ use common::{Verdict, run_against, start_reference};
 const PROPERTIES: &str = "properties::";
 
 fn properties(masks: Masks, faults: Vec<Fault>, seed: &str) -> Verdict {
-    let url = start_reference(Mode::Sync, Style::Verbose, masks, faults);
+    let url = start_reference(Mode::Sync, Style::Sample, masks, faults);
     run_against(
         &url,
         &[PROPERTIES, "--seed", seed, "--proptest-cases", "64"],

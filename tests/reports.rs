@@ -186,7 +186,7 @@ fn junit_agrees(xml: &str, json: &str) {
 
 #[test]
 fn clean_run_reports() {
-    let url = start_reference(Mode::Sync, Style::Verbose, Masks::Strict, vec![]);
+    let url = start_reference(Mode::Sync, Style::Sample, Masks::Strict, vec![]);
     let w = run_with_reports("clean", &url, REPEATABLE);
     assert_eq!(w.code, 0, "{}{}", w.stdout, w.stderr);
     assert_eq!(schema_errors(&w.json), Vec::<String>::new());
@@ -199,7 +199,7 @@ fn clean_run_reports() {
 fn faulty_run_reports() {
     let url = start_reference(
         Mode::Sync,
-        Style::Verbose,
+        Style::Sample,
         Masks::Strict,
         vec![Fault::IgnoresReset],
     );
@@ -217,7 +217,7 @@ fn faulty_run_reports() {
 fn expected_failures_one_expected_one_stale() {
     let url = start_reference(
         Mode::Sync,
-        Style::Verbose,
+        Style::Sample,
         Masks::Strict,
         vec![Fault::StaleList],
     );
@@ -252,7 +252,7 @@ fn expected_failures_one_expected_one_stale() {
 fn an_expected_failure_alone_passes_the_run() {
     let url = start_reference(
         Mode::Sync,
-        Style::Verbose,
+        Style::Sample,
         Masks::Strict,
         vec![Fault::StaleList],
     );
@@ -291,7 +291,7 @@ fn bad_expected_failure_files_are_usage_errors() {
 
 #[test]
 fn levels_select_trials() {
-    let url = start_reference(Mode::Sync, Style::Verbose, Masks::Strict, vec![]);
+    let url = start_reference(Mode::Sync, Style::Sample, Masks::Strict, vec![]);
     for (level, allowed) in [("must", &["must"][..]), ("should", &["must", "should"][..])] {
         let w = run_with_reports(level, &url, &["--level", level, "--proptest-cases", "3"]);
         assert_eq!(w.code, 0, "{}", w.stdout);
@@ -362,7 +362,7 @@ fn the_github_step_summary_is_appended() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_leaves_no_key() {
-    let url = start_reference(Mode::Async, Style::Verbose, Masks::Strict, vec![]);
+    let url = start_reference(Mode::Async, Style::Sample, Masks::Strict, vec![]);
     let child = common::spawn_run_holding_keys(&url, &["--test-threads", "1"]);
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

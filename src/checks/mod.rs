@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod operation;
+pub mod proto3;
 pub mod response;
 pub mod timestamps;
 pub mod update;

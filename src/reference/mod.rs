@@ -38,9 +38,20 @@ pub enum Mode {
 /// How JSON is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Style {
-    /// Every field, defaults included; timestamps at a +03:00 offset with nine digits.
-    Verbose,
-    /// proto3 JSON: defaults left out, `@type` in metadata and response, UTC timestamps.
+    /// As the live service answers: proto3 JSON from a gRPC transcoder. `@type` in every
+    /// `Any` (operation metadata and response; the public docs' live examples show
+    /// `"metadata": {"@type": "type.googleapis.com/yandex.cloud.iam.v1.…Metadata", …}`),
+    /// `done` always printed, timestamps in UTC with nanoseconds
+    /// (`…T06:38:31.834344392Z`), fields holding their default left out, Create answering
+    /// `{accessKey, secret}`, `Content-Type: application/json`.
+    Live,
+    /// As the reference page's samples look: no `@type`, every field printed with its default,
+    /// timestamps at a +03:00 offset with nine digits, a charset on the media type, keys that
+    /// have been used (`lastUsedAt`). The harness must accept this form too.
+    #[value(alias = "verbose")]
+    Sample,
+    /// proto3 JSON as protobuf's own printer writes it: defaults left out (`done` too when
+    /// false), `@type`, UTC timestamps with 0, 3, 6 or 9 fractional digits.
     Proto3,
 }
 
@@ -206,7 +217,7 @@ impl Options {
         Options {
             token: token.into(),
             mode: Mode::Sync,
-            style: Style::Verbose,
+            style: Style::Live,
             async_polls: 2,
             masks: Masks::Strict,
             faults: Vec::new(),

@@ -118,7 +118,7 @@ pub fn app(options: Options) -> Router {
         .with_state(state)
 }
 
-/// The last touches on every answer: its media type (with a charset in the verbose style), the
+/// The last touches on every answer: its media type (with a charset in the sample style), the
 /// `Date` header of the server's clock, the E4 faults, and the configured latency.
 async fn answer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let options = &state.options;
@@ -131,10 +131,10 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
     };
     let label = if options.has(Fault::ContentTypeTextPlain) {
         "text/plain; charset=utf-8"
-    } else if options.style == super::Style::Proto3 {
-        "application/json"
-    } else {
+    } else if options.style == super::Style::Sample {
         "application/json; charset=utf-8"
+    } else {
+        "application/json"
     };
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -498,7 +498,7 @@ async fn key_list(
         _ => None,
     };
     let mut body = serde_json::Map::new();
-    if !page.is_empty() || render.options.style == super::Style::Verbose {
+    if !page.is_empty() || render.options.style == super::Style::Sample {
         body.insert("accessKeys".into(), Value::Array(page));
     }
     match token {
@@ -508,7 +508,7 @@ async fn key_list(
         Some(id) => {
             body.insert("nextPageToken".into(), json!(id));
         }
-        None if render.options.style == super::Style::Verbose => {
+        None if render.options.style == super::Style::Sample => {
             body.insert("nextPageToken".into(), json!(""));
         }
         None => {}

@@ -210,9 +210,9 @@ impl Store {
             description,
             key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
             secret: format!("YCM{}", &secret[..37]),
-            // In the verbose style keys look used (by the client that made them, as it made
+            // In the sample style keys look used (by the client that made them, as it made
             // them), so lastUsedAt gets rendered and checked.
-            last_used_at: (options.style == Style::Verbose).then_some(created_at),
+            last_used_at: (options.style == Style::Sample).then_some(created_at),
         };
         self.keys.insert(key.id.clone(), key.clone());
         options.peak_keys.fetch_max(
@@ -326,12 +326,13 @@ pub struct Render<'a> {
 }
 
 impl Render<'_> {
-    fn verbose(&self) -> bool {
-        self.options.style == Style::Verbose
+    fn sample(&self) -> bool {
+        self.options.style == Style::Sample
     }
 
-    /// Verbose style writes timestamps at +03:00 with nine digits; proto3 style in UTC with
-    /// 0, 3, 6 or 9 digits as protobuf's own printer does.
+    /// The sample style writes timestamps at +03:00 with nine digits, the live style in UTC
+    /// with nine, the proto3 style in UTC with 0, 3, 6 or 9 digits as protobuf's own printer
+    /// does.
     pub fn timestamp(&self, t: DateTime<Utc>) -> String {
         let text = if self.options.has(Fault::ShiftedInstants) {
             // The digits of UTC under the label of Moscow time: three hours early.
@@ -340,10 +341,12 @@ impl Render<'_> {
                 t.to_rfc3339_opts(SecondsFormat::Nanos, true)
                     .trim_end_matches('Z')
             )
-        } else if self.verbose() {
+        } else if self.sample() {
             let offset = FixedOffset::east_opt(3 * 3600).expect("+03:00 is a valid offset");
             t.with_timezone(&offset)
                 .to_rfc3339_opts(SecondsFormat::Nanos, true)
+        } else if self.options.style == Style::Live {
+            t.to_rfc3339_opts(SecondsFormat::Nanos, true)
         } else {
             t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
         };
@@ -358,7 +361,7 @@ impl Render<'_> {
 
     pub fn key(&self, key: &Key, embedded: bool) -> Value {
         let mut m = Map::new();
-        if embedded && !self.verbose() {
+        if embedded && !self.sample() {
             m.insert("@type".into(), json!(format!("{TYPE_PREFIX}{ACCESS_KEY}")));
         }
         m.insert("id".into(), json!(key.id));
@@ -371,7 +374,7 @@ impl Render<'_> {
             self.timestamp(key.created_at)
         };
         m.insert("createdAt".into(), json!(created));
-        if self.verbose() || !key.description.is_empty() {
+        if self.sample() || !key.description.is_empty() {
             m.insert("description".into(), json!(key.description));
         }
         m.insert("keyId".into(), json!(key.key_id));
@@ -385,7 +388,7 @@ impl Render<'_> {
         let mut m = Map::new();
         m.insert("code".into(), json!(status.code));
         m.insert("message".into(), json!(status.message));
-        if self.verbose() {
+        if self.sample() {
             m.insert("details".into(), json!([]));
         }
         Value::Object(m)
@@ -415,11 +418,11 @@ impl Render<'_> {
         m.insert("modifiedAt".into(), json!(self.timestamp(modified)));
         if self.options.has(Fault::DoneNotBoolean) {
             m.insert("done".into(), json!(done.to_string()));
-        } else if self.verbose() || done {
+        } else if self.options.style != Style::Proto3 || done {
             m.insert("done".into(), json!(done));
         }
         let mut metadata = Map::new();
-        if !self.verbose() {
+        if !self.sample() {
             let name = match (op.kind, self.options.has(Fault::MetadataWrongType)) {
                 (OpKind::Update, false) | (OpKind::Delete, true) => UPDATE_METADATA,
                 (OpKind::Delete, false) | (OpKind::Update, true) => DELETE_METADATA,
@@ -452,7 +455,7 @@ impl Render<'_> {
                 }
             }
             Some(Ok(None)) => {
-                let empty = if self.verbose() {
+                let empty = if self.sample() {
                     json!({})
                 } else {
                     json!({"@type": format!("{TYPE_PREFIX}{EMPTY}"), "value": {}})

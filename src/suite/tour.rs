@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::shared::{Findings, View, views};
 use crate::checks::operation::{Method, types_name_the_messages};
+use crate::checks::proto3;
 use crate::checks::response::Expect;
 use crate::checks::timestamps::{designators_are_upper_case, timestamps_are_ordered};
 use crate::checks::{Violation, operation};
@@ -140,6 +141,8 @@ async fn take_tour(run: Arc<Run>) -> Findings {
         violations: std::mem::take(&mut ctx.violations),
         observations: std::mem::take(&mut ctx.observations),
     };
+    tour.observations
+        .push(strict_proto3_reading(&ctx.exchanges));
     // Which method each operation id came from, so that polls are judged by the right names.
     let mut methods = std::collections::BTreeMap::new();
     for exchange in &ctx.exchanges {
@@ -180,6 +183,32 @@ async fn take_tour(run: Arc<Run>) -> Findings {
         }
     }
     tour
+}
+
+/// Whether the tour's answers are readable by a strict proto3 JSON parser, as generated
+/// clients read them (an observation: valid servers may leave `@type` out).
+fn strict_proto3_reading(exchanges: &[crate::client::Exchange]) -> String {
+    let mut read = 0;
+    let mut refused = Vec::new();
+    for e in exchanges {
+        let path = url::Url::parse(&e.url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let Some(message) = proto3::message_for(&e.method, &path, e.status) else {
+            continue;
+        };
+        read += 1;
+        if let Err(why) = proto3::readable(message, &e.body) {
+            refused.push(format!("{} {path}: {why}", e.method));
+        }
+    }
+    match refused.first() {
+        None => format!("a strict proto3 JSON parser reads all {read} answers of the tour"),
+        Some(first) => format!(
+            "a strict proto3 JSON parser refuses {} of the {read} answers of the tour; the first: {first}",
+            refused.len()
+        ),
+    }
 }
 
 fn tour(run: Arc<Run>) -> Pin<Box<dyn Future<Output = Findings> + Send>> {
