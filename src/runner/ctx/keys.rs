@@ -1,0 +1,338 @@
+//! The keys a trial works on: created (with the run's marker; R3 when the answer cannot be
+//! read), taken from the run's pool and reset, borrowed (`--access-key-id`), and at the end
+//! handed back to the pool or deleted.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{Ctx, HarnessError, PollSchedule};
+use crate::checks::description_of;
+use crate::checks::operation;
+use crate::checks::response::Expect;
+use crate::checks::update::UpdateOutcome;
+use crate::client::{Auth, Exchange};
+use crate::contract::DocKind;
+
+impl Ctx {
+    /// Takes the key slots (`--max-live-keys`) for the `n` keys this trial will create, all at
+    /// once; `fresh_key` then uses them.
+    pub async fn reserve_keys(&mut self, n: usize) -> Result<(), HarnessError> {
+        if self.run.shared_key.is_none() {
+            self.reserved = self.unless_interrupted(self.run.key_slots(n)).await??;
+        }
+        Ok(())
+    }
+
+    /// Creates a key owned by this trial (deleted when the trial ends) and returns it. With
+    /// `--access-key-id`, sets the given key's description instead and returns that key.
+    ///
+    /// The description carries the run's marker (`[akc <run>-<n>]`, when it fits), so that a
+    /// key whose Create answer cannot be read can still be found and deleted (R3). The run's
+    /// first Create goes alone; after an unreadable Create no key is created any more.
+    pub async fn fresh_key(&mut self, description: &str) -> Result<Value, HarnessError> {
+        if let Some(shared) = self.run.shared_key.clone() {
+            return self.reuse_key(&shared, description).await;
+        }
+        if let Some(key) = self.reuse_pooled(description).await? {
+            return Ok(key);
+        }
+        let reserved = match &mut self.reserved {
+            Some(permits) if permits.num_permits() > 1 => permits.split(1),
+            Some(_) => self.reserved.take(),
+            None => None,
+        };
+        let permit = match reserved {
+            Some(permit) => Some(permit),
+            None => self.unless_interrupted(self.run.key_slots(1)).await??,
+        };
+        let run = self.run.clone();
+        let _first = run.first_create().await;
+        if let Some(why) = run.creates_stopped() {
+            return Err(HarnessError::Setup(format!(
+                "no key was created, so nothing was tested: {why}"
+            )));
+        }
+        let marker = run.next_marker();
+        let sent = with_marker(description, &marker);
+        let mut expect = Expect::new(DocKind::CreateResponse);
+        expect.secret_allowed = true;
+        if let Some(ledger) = &run.ledger_file {
+            ledger.creating(&marker);
+        }
+        let exchange = {
+            let _changing = run.changing_keys().await;
+            self.call(run.api.create(&run.service_account_id, &sent), expect)
+                .await?
+        };
+        let json = exchange.json.as_ref().ok();
+        let key = json
+            .and_then(|j| j.get("accessKey"))
+            .filter(|k| {
+                k.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| !id.is_empty())
+            })
+            .cloned();
+        if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
+            run.add_secret(secret);
+        }
+        match (exchange.is_success(), key) {
+            (true, Some(key)) => {
+                let id = key["id"].as_str().unwrap_or_default().to_string();
+                run.ledger_add(&id);
+                self.created.push(id.clone());
+                if let Some(permit) = permit {
+                    run.hold_slot(&id, permit);
+                }
+                run.creates_proven();
+                Ok(key)
+            }
+            (true, None) => {
+                // The target answered success, so a key was most likely made (R3).
+                run.stop_creating(format!(
+                    "an earlier Create ({}) was answered {} with a body the harness cannot read, so no more keys are created",
+                    exchange.request_line(),
+                    exchange.status
+                ));
+                for text in strings_in(&exchange) {
+                    run.add_redacted(&text);
+                }
+                let found = self.find_unreadable_key(&exchange, &marker).await?;
+                let recovered = match &found {
+                    Some(id) => {
+                        self.adopt(id);
+                        format!("the key it made ({id}) was found and is deleted")
+                    }
+                    None => "the key it may have made was not found (the sweep looks again)".into(),
+                };
+                Err(HarnessError::Setup(format!(
+                    "cannot read the Create answer ({} answered {}: {}); {recovered}",
+                    exchange.request_line(),
+                    exchange.status,
+                    exchange.snippet()
+                )))
+            }
+            (false, _) => Err(HarnessError::Setup(format!(
+                "cannot create a key to test with: {} answered {}: {}",
+                exchange.request_line(),
+                exchange.status,
+                exchange.snippet()
+            ))),
+        }
+    }
+
+    /// A key from the run's pool, reset to `description` (with a fresh marker) by an Update
+    /// whose answer must show that description; the answer is the key as the trial starts
+    /// with it. A key whose reset does not show it is deleted, and `None` says to create one.
+    async fn reuse_pooled(&mut self, description: &str) -> Result<Option<Value>, HarnessError> {
+        let run = self.run.clone();
+        let Some(id) = run.take_from_pool() else {
+            return Ok(None);
+        };
+        self.created.push(id.clone());
+        let sent = with_marker(description, &run.next_marker());
+        let body = serde_json::json!({"updateMask": "description", "description": sent});
+        let outcome = self
+            .update(&id, Some(body.to_string()), Auth::Token)
+            .await?;
+        match outcome {
+            UpdateOutcome::Applied(key)
+                if key.get("id").and_then(Value::as_str) == Some(id.as_str())
+                    && description_of(&key).as_deref() == Some(sent.as_str()) =>
+            {
+                Ok(Some(key))
+            }
+            _ => {
+                self.delete(&id).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Finds the key an unreadable Create answer made: an id anywhere in the body that names a
+    /// key carrying `marker`, or else a key of the account that carries it (List). Only a key
+    /// with the marker is ever taken, so a key the run did not create is never touched.
+    async fn find_unreadable_key(
+        &mut self,
+        exchange: &Exchange,
+        marker: &str,
+    ) -> Result<Option<String>, HarnessError> {
+        for candidate in id_candidates(exchange).into_iter().take(8) {
+            if let Some(key) = self.read_key(&candidate).await?
+                && description_of(&key).is_some_and(|d| d.contains(marker))
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(self.find_marked(marker).await?.into_iter().next())
+    }
+
+    /// Keys of the account whose description carries `marker` (walking List while no key of
+    /// the run comes or goes), and which the run has not deleted yet.
+    pub async fn find_marked(&mut self, marker: &str) -> Result<Vec<String>, HarnessError> {
+        let run = self.run.clone();
+        let walk = {
+            let _still = run.keys_still().await;
+            self.walk_list(Some(100), 50).await?
+        };
+        Ok(walk
+            .keys()
+            .filter(|(_, k)| description_of(k).is_some_and(|d| d.contains(marker)))
+            .filter_map(|(_, k)| k.get("id").and_then(Value::as_str))
+            .filter(|id| !run.ledger_is_deleted(id))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// `--access-key-id`: puts the existing key in the state a fresh one would have.
+    async fn reuse_key(&mut self, id: &str, description: &str) -> Result<Value, HarnessError> {
+        let body = serde_json::json!({"updateMask": "description", "description": description});
+        match self.update(id, Some(body.to_string()), Auth::Token).await? {
+            UpdateOutcome::Applied(_) => self.read_existing(id).await,
+            other => Err(HarnessError::Setup(format!(
+                "cannot reset the description of key {id} to start a trial: {other:?}"
+            ))),
+        }
+    }
+
+    /// Deletes a key and waits for the operation; true when it is gone.
+    pub async fn delete(&mut self, id: &str) -> Result<bool, HarnessError> {
+        if self.run.shared_key.as_deref() == Some(id) {
+            return Err(HarnessError::NotApplicable(
+                "deletes a key, and the run may only update the key of --access-key-id".into(),
+            ));
+        }
+        let run = self.run.clone();
+        let _changing = run.changing_keys().await;
+        let expect = Expect::new(DocKind::DeleteOperation).for_key(id);
+        let exchange = self.call(run.api.delete(id), expect.clone()).await?;
+        if !exchange.is_success() {
+            if exchange.status == 404 {
+                self.run.ledger_deleted(id);
+            }
+            return Ok(false);
+        }
+        let done = self.finish_operation(&exchange, expect).await?;
+        let mut deleted = matches!(
+            done.as_ref().and_then(operation::result_of),
+            Some(operation::OpResult::Response(_))
+        );
+        if !deleted {
+            // The operation said nothing usable (the checks report why): ask the key itself,
+            // until it is gone or the operation timeout has passed.
+            deleted = self.await_key_gone(id).await?;
+        }
+        if deleted {
+            self.run.ledger_deleted(id);
+        }
+        Ok(deleted)
+    }
+
+    /// Reads the key until it is gone, with the polling schedule of operations; false when it
+    /// is still there after the operation timeout.
+    async fn await_key_gone(&mut self, id: &str) -> Result<bool, HarnessError> {
+        let started = Instant::now();
+        let mut schedule = PollSchedule::new(None);
+        loop {
+            if self.read_key(id).await?.is_none() {
+                return Ok(true);
+            }
+            let wait = schedule.next_wait();
+            if started.elapsed() + wait > self.run.operation_timeout {
+                return Ok(false);
+            }
+            self.sleep(wait).await?;
+        }
+    }
+
+    /// Deletes every key this trial created and has not deleted yet.
+    ///
+    /// A trial that found nothing wrong hands its keys to the run's pool instead (when the
+    /// run pools keys): the next trial resets one with an Update rather than creating one,
+    /// and the sweep deletes what is left in the pool at the end.
+    pub async fn clean_up(&mut self) -> Result<(), HarnessError> {
+        let mut result = Ok(());
+        if self.run.keep_keys {
+            self.created.clear();
+            return result;
+        }
+        let reusable = self.violations.is_empty() && self.keys_reusable;
+        for id in std::mem::take(&mut self.created) {
+            if self.run.ledger_is_deleted(&id) {
+                continue;
+            }
+            if reusable && self.run.give_to_pool(&id) {
+                continue;
+            }
+            match self.delete(&id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    result = Err(HarnessError::Setup(format!("could not delete key {id}")));
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        result
+    }
+
+    /// Records a key the target created as a side effect, so that it is deleted too.
+    pub fn adopt(&mut self, id: &str) {
+        self.run.ledger_add(id);
+        self.created.push(id.to_string());
+    }
+}
+
+/// `description` with the run's marker appended, when the result stays within 256
+/// characters (a longer start goes without: its key can then be found only by its id).
+pub fn with_marker(description: &str, marker: &str) -> String {
+    let marked = if description.is_empty() {
+        format!("[{marker}]")
+    } else {
+        format!("{description} [{marker}]")
+    };
+    if marked.chars().count() <= crate::contract::model::MAX_DESCRIPTION {
+        marked
+    } else {
+        description.to_string()
+    }
+}
+
+/// Every string of a body (or, when it is not JSON, every word of it).
+fn strings_in(exchange: &Exchange) -> Vec<String> {
+    let mut out = Vec::new();
+    match &exchange.json {
+        Ok(json) => collect_strings(json, &mut out),
+        Err(_) => out.extend(
+            exchange
+                .body
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .filter(|w| w.len() >= 8)
+                .map(str::to_string),
+        ),
+    }
+    out
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Strings of a body that could be a key id (letters, digits, `-` and `_`, 8 to 64 long).
+fn id_candidates(exchange: &Exchange) -> Vec<String> {
+    let mut out: Vec<String> = strings_in(exchange)
+        .into_iter()
+        .filter(|s| {
+            (8..=64).contains(&s.len())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .collect();
+    out.dedup();
+    out
+}
