@@ -29,6 +29,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Delete the keys a run left behind, as its ledger file lists them.
     Cleanup(CleanupArgs),
+    /// Send again what made the trials of an earlier run fail (its `--json` report) and judge
+    /// the answers by the same rules.
+    Replay(Box<ReplayArgs>),
 }
 
 /// How the harness authenticates to a target. When several are given, the key file wins over
@@ -123,8 +126,10 @@ fn positive_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// What the run talks to, and how: the target (or the embedded reference server) and its
+/// credentials, the transport, and the clocks.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
     /// IAM base URL of the target, e.g. https://iam.api.cloud.yandex.net. Without it the suite
     /// runs against the embedded reference server.
     #[arg(long, value_name = "URL")]
@@ -142,6 +147,39 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub service_account_id: Option<String>,
 
+    #[command(flatten)]
+    pub transport: TransportArgs,
+
+    /// How far the target's clock may be from the harness's, in seconds (rule T5; a `Date`
+    /// header narrows it down, never beyond this).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
+    pub clock_tolerance: Duration,
+
+    /// How long an operation may stay unfinished before rule O7 fails, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    pub operation_timeout: Duration,
+
+    /// Embedded reference server only: when its operations finish.
+    #[arg(long, value_enum, default_value = "sync", value_name = "MODE")]
+    pub reference_mode: Mode,
+
+    /// Embedded reference server only: how it writes JSON.
+    #[arg(long, value_enum, default_value = "live", value_name = "STYLE")]
+    pub reference_style: Style,
+
+    /// Embedded reference server only: how it reads the open (U8) inputs.
+    #[arg(long, value_enum, default_value = "strict", value_name = "MASKS")]
+    pub reference_masks: Masks,
+
+    /// Embedded reference server only: hold every answer back this many milliseconds, as a
+    /// remote target would (a round trip).
+    #[arg(long, value_name = "MS", default_value = "0", value_parser = milliseconds)]
+    pub reference_latency: Duration,
+}
+
+/// The report files a run writes.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
     /// Write a JUnit XML report to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -158,6 +196,39 @@ pub struct RunArgs {
     /// with its trial in `_trial`; secrets redacted).
     #[arg(long, value_name = "PATH")]
     pub har: Option<PathBuf>,
+}
+
+/// What the run may do with keys and requests: the ledger, keeping keys, and the limits.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// Write the ledger of created keys here (default with --base-url: a new file in the
+    /// system temp directory, removed when the run leaves nothing behind).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// Do not delete the keys the run creates (for debugging); `cleanup --ledger` removes them.
+    #[arg(long)]
+    pub keep_keys: bool,
+
+    /// At most this many keys created by the run exist at once (kept keys not counted).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_live_keys: Option<u32>,
+
+    /// At most this many requests per second, across all trial threads.
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    pub max_rps: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
 
     /// Run trials up to this level: must; should (must and should); info (all, the default).
     #[arg(long, value_enum, default_value = "info", value_name = "LEVEL")]
@@ -189,60 +260,49 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub proptest_cases: Option<u32>,
 
-    #[command(flatten)]
-    pub transport: TransportArgs,
-
-    /// Write the ledger of created keys here (default with --base-url: a new file in the
-    /// system temp directory, removed when the run leaves nothing behind).
-    #[arg(long, value_name = "PATH")]
-    pub ledger: Option<PathBuf>,
-
-    /// Do not delete the keys the run creates (for debugging); `cleanup --ledger` removes them.
-    #[arg(long)]
-    pub keep_keys: bool,
-
-    /// At most this many keys created by the run exist at once (kept keys not counted).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_live_keys: Option<u32>,
-
     /// Test on this existing key instead of creating keys (for tokens that cannot create
     /// them): one trial at a time; trials that must create or delete keys are skipped; the
     /// key's description is restored at the end.
     #[arg(long, value_name = "ID")]
     pub access_key_id: Option<String>,
 
-    /// At most this many requests per second, across all trial threads.
-    #[arg(long, value_name = "N", value_parser = positive_rate)]
-    pub max_rps: Option<f64>,
-
-    /// How far the target's clock may be from the harness's, in seconds (rule T5; a `Date`
-    /// header narrows it down, never beyond this).
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
-    pub clock_tolerance: Duration,
-
-    /// How long an operation may stay unfinished before rule O7 fails, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
-    pub operation_timeout: Duration,
-
-    /// Embedded reference server only: when its operations finish.
-    #[arg(long, value_enum, default_value = "sync", value_name = "MODE")]
-    pub reference_mode: Mode,
-
-    /// Embedded reference server only: how it writes JSON.
-    #[arg(long, value_enum, default_value = "live", value_name = "STYLE")]
-    pub reference_style: Style,
-
-    /// Embedded reference server only: how it reads the open (U8) inputs.
-    #[arg(long, value_enum, default_value = "strict", value_name = "MASKS")]
-    pub reference_masks: Masks,
-
-    /// Embedded reference server only: hold every answer back this many milliseconds, as a
-    /// remote target would (a round trip).
-    #[arg(long, value_name = "MS", default_value = "0", value_parser = milliseconds)]
-    pub reference_latency: Duration,
-
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
+}
+
+impl RunArgs {
+    /// A run's arguments with every default, as if none were given.
+    pub fn defaults() -> Result<Self, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = <Self as clap::Args>::augment_args(clap::Command::new("run"));
+        let _ = Cli::command;
+        Self::from_arg_matches(&command.try_get_matches_from(["run"])?)
+    }
+}
+
+/// `replay`: the trials of an earlier run's JSON report, sent again.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The JSON report of the earlier run (`run --json`).
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+
+    /// The trials to replay (default: every trial that failed).
+    #[arg(value_name = "TRIAL")]
+    pub trials: Vec<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// At most this many trials work at once (default 24 against a URL, 8 embedded).
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -20,5 +20,6 @@ fn main() -> ExitCode {
         Command::Run(args) => accesskey_conformance::app::run(*args),
         Command::Serve(args) => accesskey_conformance::app::serve(args),
         Command::Cleanup(args) => accesskey_conformance::app::cleanup(args),
+        Command::Replay(args) => accesskey_conformance::app::replay(*args),
     }
 }

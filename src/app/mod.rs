@@ -4,10 +4,12 @@
 //! exits, the runtime, URL checks and credentials.
 
 mod cleanup;
+mod replay;
 mod run;
 mod serve;
 
 pub use cleanup::cleanup;
+pub use replay::replay;
 pub use run::run;
 pub use serve::serve;
 

@@ -25,12 +25,16 @@ use crate::runner::{self, Expected, Generation, Plan, Run};
 /// `accesskey-conformance run`, as a sequence of named phases. A phase that cannot go on
 /// returns the exit code that ends the run.
 pub fn run(mut args: RunArgs) -> ExitCode {
-    match phases(&mut args) {
+    match phases(&mut args, None) {
         Ok(code) | Err(code) => code,
     }
 }
 
-fn phases(args: &mut RunArgs) -> Result<ExitCode, ExitCode> {
+/// The phases of a run of the suite, or (`replay`) of the given trials.
+pub(crate) fn phases(
+    args: &mut RunArgs,
+    trials: Option<Vec<runner::Spec>>,
+) -> Result<ExitCode, ExitCode> {
     let began = Began::now();
     if args.access_key_id.is_some() {
         // One key, so one trial at a time.
@@ -39,7 +43,8 @@ fn phases(args: &mut RunArgs) -> Result<ExitCode, ExitCode> {
     let rt = runtime().map_err(|e| harness(format!("cannot start the async runtime: {e}")))?;
     let contract = load_contract(args)?;
     let target = target(args, &rt)?;
-    let specs = crate::suite::specs(&contract.cases);
+    let replaying = trials.is_some();
+    let specs = trials.unwrap_or_else(|| crate::suite::specs(&contract.cases));
     let plan = plan(args, &specs)?;
     let (run, ledger) = prepare(args, &rt, &target, contract.schemas)?;
     if args.test.list {
@@ -56,7 +61,15 @@ fn phases(args: &mut RunArgs) -> Result<ExitCode, ExitCode> {
     drop(runner::execute(&run, &specs, &args.test, &plan));
     let left = run.sweep();
     let restore_problem = borrowed.and_then(|key| restore(&run, &rt, key));
-    let mut report = build_report(args, &run, &target, &contract.cases, &began, left);
+    let mut report = build_report(
+        args,
+        &run,
+        &target,
+        &contract.cases,
+        &began,
+        left,
+        replaying,
+    );
     if let Some(problem) = restore_problem {
         report.add_problem(problem);
     }
@@ -117,9 +130,9 @@ fn prepare(
     schemas: Schemas,
 ) -> Result<(Arc<Run>, Option<std::path::PathBuf>), ExitCode> {
     let client = Client::new(
-        args.transport.timeout,
+        args.target.transport.timeout,
         target.loopback,
-        args.transport.cacert.as_deref(),
+        args.target.transport.cacert.as_deref(),
     )
     .map_err(usage)?;
     let api = rt
@@ -142,13 +155,14 @@ fn prepare(
         api,
         schemas,
         target.account.clone(),
-        args.operation_timeout,
+        args.target.operation_timeout,
         rt.handle().clone(),
         &token,
     );
     // Polled operations cost wall time, and a URL costs quota: fewer sequences there, and
     // fewer replays when shrinking a failure; every step waits, so more of them overlap.
-    let frugal = args.base_url.is_some() || args.reference_mode == reference::Mode::Async;
+    let frugal =
+        args.target.base_url.is_some() || args.target.reference_mode == reference::Mode::Async;
     run.generation = Generation {
         seed: args.seed.unwrap_or_else(random_seed),
         cases: args.proptest_cases.unwrap_or(if frugal {
@@ -163,7 +177,7 @@ fn prepare(
         },
         // Each extra lane needs a key of its own: none with one borrowed key or a bound on
         // live keys.
-        lanes: if args.access_key_id.is_some() || args.max_live_keys.is_some() {
+        lanes: if args.access_key_id.is_some() || args.keys.max_live_keys.is_some() {
             1
         } else if frugal {
             REMOTE_PROPERTY_LANES
@@ -174,34 +188,36 @@ fn prepare(
     run.set_workers(
         args.test
             .test_threads
-            .unwrap_or(if args.base_url.is_some() {
+            .unwrap_or(if args.target.base_url.is_some() {
                 REMOTE_WORKERS
             } else {
                 EMBEDDED_WORKERS
             }),
     );
-    run.clock_tolerance =
-        chrono::Duration::from_std(args.clock_tolerance).unwrap_or(chrono::Duration::minutes(5));
+    run.clock_tolerance = chrono::Duration::from_std(args.target.clock_tolerance)
+        .unwrap_or(chrono::Duration::minutes(5));
     run.min_interval = args
+        .keys
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
-    run.keep_keys = args.keep_keys;
-    run.max_live_keys = args.max_live_keys.map(|n| n as usize);
+    run.keep_keys = args.keys.keep_keys;
+    run.max_live_keys = args.keys.max_live_keys.map(|n| n as usize);
     run.key_slots = args
+        .keys
         .max_live_keys
         .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
     run.shared_key = args.access_key_id.clone();
-    if !args.keep_keys && args.max_live_keys.is_none() && args.access_key_id.is_none() {
+    if !args.keys.keep_keys && args.keys.max_live_keys.is_none() && args.access_key_id.is_none() {
         run.pool_keys();
     }
-    if args.har.is_some() {
+    if args.outputs.har.is_some() {
         run.keep_archive();
     }
     for text in &target.hidden {
         run.add_redacted(text);
     }
     // A ledger for a real target (the embedded server's keys die with the process anyway).
-    let ledger = match (&args.ledger, args.base_url.is_some()) {
+    let ledger = match (&args.keys.ledger, args.target.base_url.is_some()) {
         (Some(path), _) => Some(path.clone()),
         (None, true) if !args.test.list => Some(runner::ledger::default_path()),
         (None, _) => None,
@@ -213,7 +229,7 @@ fn prepare(
             &target.operation_url,
             &run.service_account_id,
             &run.marker_prefix(),
-            args.ledger.is_some(),
+            args.keys.ledger.is_some(),
         )
         .map_err(usage)?;
         run.ledger_file = Some(file);
@@ -296,6 +312,7 @@ fn build_report(
     cases: &[crate::contract::cases::Case],
     began: &Began,
     left: Vec<String>,
+    replaying: bool,
 ) -> RunReport {
     let (created, deleted, _) = run.ledger_counts();
     let facts = Facts {
@@ -312,10 +329,12 @@ fn build_report(
             created,
             deleted,
             left,
-            kept: args.keep_keys,
+            kept: args.keys.keep_keys,
         },
-        // With one borrowed key some trials cannot run, so the coverage floor does not apply.
-        filtered: args.test.filter.is_some()
+        // With one borrowed key some trials cannot run, and a replay selects its trials, so
+        // the coverage floor does not apply.
+        filtered: replaying
+            || args.test.filter.is_some()
             || !args.test.skip.is_empty()
             || args.access_key_id.is_some(),
         interrupted: run.is_interrupted(),
@@ -340,13 +359,13 @@ fn finish(
                 path.display(),
                 path.display()
             );
-        } else if args.ledger.is_none() {
+        } else if args.keys.ledger.is_none() {
             // Nothing to clean up: the default ledger has done its job.
             let _ = std::fs::remove_file(path);
         }
     }
     write_reports(report, args).map_err(harness)?;
-    if let Some(path) = &args.har {
+    if let Some(path) = &args.outputs.har {
         let har = report::har::build(&run.archived(), &|t| run.redact(t));
         let text = serde_json::to_string_pretty(&har)
             .map_err(|e| harness(format!("cannot render the HAR file: {e}")))?;
@@ -376,13 +395,13 @@ struct Target {
 
 /// The target: a URL from the user (with its credentials), or the embedded reference server.
 fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCode> {
-    let Some(text) = &args.base_url else {
+    let Some(text) = &args.target.base_url else {
         let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
         let mut options = Options::new(token.clone());
-        options.mode = args.reference_mode;
-        options.style = args.reference_style;
-        options.masks = args.reference_masks;
-        options.latency = args.reference_latency;
+        options.mode = args.target.reference_mode;
+        options.style = args.target.reference_style;
+        options.masks = args.target.reference_masks;
+        options.latency = args.target.reference_latency;
         let server = rt
             .block_on(reference::start(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -395,6 +414,7 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
             operation_url: url,
             source: Source::Fixed(token),
             account: args
+                .target
                 .service_account_id
                 .clone()
                 .unwrap_or_else(|| "ajeconformanceaccount".to_string()),
@@ -404,19 +424,20 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
         });
     };
     let base = parse_base_url("--base-url", text).map_err(usage)?;
-    let operation_url = match &args.operation_url {
+    let operation_url = match &args.target.operation_url {
         Some(t) => parse_base_url("--operation-url", t)
             .map_err(usage)?
             .to_string(),
         None if base.host_str() == Some(YANDEX_IAM_HOST) => YANDEX_OPERATION_URL.to_string(),
         None => base.to_string(),
     };
-    let (source, key_account, hidden) = credentials(&args.auth).map_err(usage)?.ok_or_else(|| {
+    let (source, key_account, hidden) = credentials(&args.target.auth).map_err(usage)?.ok_or_else(|| {
         usage(
             "a target URL needs credentials: --token (or YC_TOKEN), --token-command, or --service-account-key-file",
         )
     })?;
     let account = args
+        .target
         .service_account_id
         .clone()
         .or(key_account)
@@ -443,17 +464,17 @@ fn write_reports(report: &RunReport, args: &RunArgs) -> Result<(), String> {
         std::fs::write(path, text)
             .map_err(|e| format!("cannot write the {what} `{}`: {e}", path.display()))
     };
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.outputs.junit {
         let xml = report::junit::build(report)
             .to_string()
             .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
         write("JUnit report", path, &xml)?;
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.outputs.json {
         write("JSON report", path, &report.to_json())?;
     }
     let markdown = report::summary::markdown(report);
-    if let Some(path) = &args.summary {
+    if let Some(path) = &args.outputs.summary {
         write("summary", path, &markdown)?;
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {

@@ -56,6 +56,8 @@ pub struct Case {
     pub expect: Expectation,
     /// The outcomes the case allows: the model's, narrowed to what the case expects.
     pub verdict: Verdict,
+    /// The file as it was read (a report carries it, so that `replay` sends the same).
+    pub contents: String,
 }
 
 /// Why a case file cannot be used.
@@ -332,6 +334,7 @@ pub fn parse(file: &str, stem: &str, contents: &str) -> Result<Case, CaseError> 
             .map(str::to_string),
         expect,
         verdict,
+        contents: contents.to_string(),
     })
 }
 

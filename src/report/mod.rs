@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::checks::Violation;
 use crate::contract::{Level, rules};
 use crate::exit;
-use crate::runner::{Expected, Outcome, Record, Status, failure_text};
+use crate::runner::{Expected, Outcome, Record, Replay, Status, failure_text};
 
 /// The run's verdict, from which the exit code follows (`src/exit.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,6 +142,9 @@ pub struct TrialReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<Expected>,
     pub observations: Vec<String>,
+    /// What `replay` sends again (a case's file, a property's shortest failing sequence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
 }
 
 /// How much of one rule the run exercised.
@@ -242,6 +245,7 @@ fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
         },
         expected_failure: r.expected.clone(),
         observations: r.observations.iter().map(|o| redact(o)).collect(),
+        replay: r.replay.clone(),
     }
 }
 

@@ -119,6 +119,8 @@ pub struct Ctx {
     /// Whether the keys may go to the pool when the trial found nothing wrong (a trial whose
     /// keys saw failures in other contexts clears it).
     pub keys_reusable: bool,
+    /// What sends again what made the trial fail (a property's shortest sequence).
+    pub replay: Option<super::Replay>,
 }
 
 impl Ctx {
@@ -136,6 +138,7 @@ impl Ctx {
             interruptible: true,
             reserved: None,
             keys_reusable: true,
+            replay: None,
         }
     }
 

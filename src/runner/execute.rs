@@ -33,7 +33,7 @@ impl Default for Plan {
 }
 
 /// Runs one trial body with its own context, then cleans up, and classifies the result.
-async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize, usize) {
+async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Ctx) {
     let mut ctx = Ctx::for_trial(run, &spec.name);
     let result = (spec.body)(&mut ctx).await;
     let cleanup = ctx.clean_up().await;
@@ -47,7 +47,7 @@ async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Vec<String>, usize, u
         (true, Err(e)) => Outcome::Error(e.to_string()),
         (true, Ok(())) => Outcome::Pass,
     };
-    (outcome, ctx.observations, ctx.requests, ctx.chain)
+    (outcome, ctx)
 }
 
 /// A selected trial as a task: waits for a free worker, runs, records its outcome.
@@ -65,12 +65,15 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
         return Record::untried(&spec, expected, run.redact(&why));
     }
     let started = Instant::now();
-    let (outcome, observations, requests, chain) = run_spec(run.clone(), &spec).await;
+    let (outcome, ctx) = run_spec(run.clone(), &spec).await;
     let mut record = Record::untried(&spec, expected, String::new());
-    record.observations = observations;
+    record.observations = ctx.observations;
     record.duration = started.elapsed();
-    record.requests = requests;
-    record.chain = chain;
+    record.requests = ctx.requests;
+    record.chain = ctx.chain;
+    if ctx.replay.is_some() {
+        record.replay = ctx.replay;
+    }
     record.outcome = outcome;
     record
 }

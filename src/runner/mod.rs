@@ -11,5 +11,7 @@ mod run;
 
 pub use ctx::{Ctx, HarnessError, ListPage, ListWalk};
 pub use execute::{Plan, execute};
-pub use outcome::{Body, Expected, Outcome, Record, Spec, Status, TrialFuture, failure_text};
+pub use outcome::{
+    Body, Expected, Outcome, Record, Replay, Spec, Status, TrialFuture, failure_text,
+};
 pub use run::{Generation, INTERRUPTED_SWEEP, Run};

@@ -22,6 +22,24 @@ pub struct Spec {
     pub rule: &'static str,
     pub level: Level,
     pub body: Body,
+    /// What sends again exactly what the trial sends (a case's file), when it is data.
+    pub replay: Option<Replay>,
+}
+
+/// What `replay` needs to send again exactly what made a trial fail. Trials without it are
+/// replayed by running them again by name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Replay {
+    /// A declarative case: its file name and contents, as the run loaded them.
+    Case { file: String, contents: String },
+    /// A property's shortest failing sequence: the Update bodies sent after the reset
+    /// (`ajebystanderofthisrun` stands for the bystander key's id), and the profile whose
+    /// model judged them.
+    Sequence {
+        profile: String,
+        bodies: Vec<String>,
+    },
 }
 
 /// How a trial ended.
@@ -57,6 +75,8 @@ pub struct Record {
     pub requests: usize,
     /// The longest run of those requests that waited for each other.
     pub chain: usize,
+    /// What sends again what made the trial fail, when it is data.
+    pub replay: Option<Replay>,
 }
 
 /// How a trial counts for the verdict: its outcome read together with the expectation.
@@ -91,6 +111,7 @@ impl Record {
             duration: Duration::ZERO,
             requests: 0,
             chain: 0,
+            replay: spec.replay.clone(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::checks::{Violation, description_of, show};
 use crate::client::Auth;
 use crate::contract::cases::{Case, KeyKind};
-use crate::runner::{Ctx, HarnessError, Spec};
+use crate::runner::{Ctx, HarnessError, Replay, Spec};
 
 use super::step::{bystander_untouched, id_of, update_and_judge};
 
@@ -90,6 +90,10 @@ pub fn specs(cases: &[Case]) -> Vec<Spec> {
                 name: format!("cases::{}", case.name),
                 rule: case.rule,
                 level: case.level,
+                replay: Some(Replay::Case {
+                    file: format!("{}.json", case.name),
+                    contents: case.contents.clone(),
+                }),
                 body: Arc::new(move |ctx| {
                     let case = case.clone();
                     Box::pin(async move { run_case(ctx, &case).await })

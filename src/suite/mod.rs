@@ -26,6 +26,7 @@ macro_rules! spec {
             rule: $rule,
             level: $crate::contract::rules::get($rule).level,
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
+            replay: None,
         }
     };
     ($name:literal, $rule:literal, $level:expr, $body:path) => {
@@ -34,10 +35,22 @@ macro_rules! spec {
             rule: $rule,
             level: $level,
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
+            replay: None,
         }
     };
 }
 pub(crate) use spec;
+
+/// `replay`: the trial that plays one recorded sequence of a property (see
+/// `runner::Replay::Sequence`).
+pub fn replayed_sequence(name: &str, profile: &str, bodies: &[String]) -> Result<Spec, String> {
+    properties::replay_spec(name, profile, bodies)
+}
+
+/// The trials of these cases (one each).
+pub fn case_specs(cases: &[Case]) -> Vec<Spec> {
+    cases::specs(cases)
+}
 
 /// Every trial, sorted by name: the built-in ones and one per case.
 pub fn specs(cases: &[Case]) -> Vec<Spec> {

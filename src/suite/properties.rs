@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::checks::{Violation, description_of};
 use crate::contract::Level;
 use crate::contract::model::{self, Description, Fields, Key};
-use crate::runner::{Ctx, HarnessError, Run, Spec};
+use crate::runner::{Ctx, HarnessError, Replay, Run, Spec};
 
 use super::step::{Step, bystander_untouched, id_of, update_and_judge};
 
@@ -40,6 +40,22 @@ pub enum Profile {
     Must,
     Should,
     Info,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Must => "must",
+            Profile::Should => "should",
+            Profile::Info => "info",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Self> {
+        [Profile::Must, Profile::Should, Profile::Info]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 static PADS: [&str; 4] = ["", "", " ", "  "];
@@ -253,8 +269,8 @@ struct Explored {
     chain: usize,
     steps: usize,
     observations: BTreeSet<String>,
-    /// The shortest failing sequence as played, and how long the first failing one was.
-    failure: Option<(Played, usize)>,
+    /// The shortest failing sequence, as played.
+    failure: Option<Failure>,
 }
 
 /// What playing one sequence gave.
@@ -429,6 +445,7 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
         return Ok(explored);
     };
     let first_len = values[i].len();
+    let mut shortest_sequence = values[i].clone();
     let mut tree = trees.swap_remove(i);
     let mut replays = 0;
     if tree.simplify() {
@@ -443,6 +460,7 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
             explored.steps += sequence.len();
             let more = if played.failed {
                 shortest = played;
+                shortest_sequence = sequence;
                 tree.simplify()
             } else {
                 tree.complicate()
@@ -452,13 +470,26 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
             }
         }
     }
-    explored.failure = Some((shortest, first_len));
+    explored.failure = Some(Failure {
+        played: shortest,
+        sequence: shortest_sequence,
+        first_len,
+    });
     Ok(explored)
 }
 
-async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
+/// A failing sequence, shrunk: as played, as generated, and how long the first failing one
+/// was.
+struct Failure {
+    played: Played,
+    sequence: Vec<Fields>,
+    first_len: usize,
+}
+
+/// The keys a property plays on: a fresh one, and (for the open inputs, when the run may
+/// hold two at once) a bystander.
+async fn property_keys(ctx: &mut Ctx, profile: Profile) -> Result<Keys, HarnessError> {
     let run = ctx.run.clone();
-    // The open inputs also name a second key, when the run may hold two at once.
     let with_bystander =
         profile == Profile::Info && run.shared_key.is_none() && run.keys_at_once(2) == 2;
     ctx.reserve_keys(if with_bystander { 2 } else { 1 }).await?;
@@ -472,12 +503,81 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
         }
         _ => None,
     };
-    let worker = run.clone();
-    let keys = Keys {
+    Ok(Keys {
         key,
         bystander,
         trial: ctx.trial.clone(),
+    })
+}
+
+/// Records a shrunk failure: every violation of its steps, the numbered report on the first,
+/// and what `replay` sends again.
+fn record_failure(ctx: &mut Ctx, profile: Profile, failure: &Failure, seed: u64) {
+    let text = report(&failure.played, seed, failure.first_len);
+    let mut found: Vec<Violation> = failure
+        .played
+        .steps
+        .iter()
+        .flat_map(|s| s.violations.iter().cloned())
+        .collect();
+    if let Some(first) = found.first_mut() {
+        first.detail = Some(text);
+    }
+    ctx.record(found);
+    ctx.replay = Some(Replay::Sequence {
+        profile: profile.name().to_string(),
+        bodies: failure.sequence.iter().map(Fields::to_text).collect(),
+    });
+}
+
+/// `replay`: plays one recorded sequence on fresh keys, judged as the property judges it.
+pub fn replay_spec(name: &str, profile: &str, bodies: &[String]) -> Result<Spec, String> {
+    let profile = Profile::named(profile).ok_or_else(|| format!("unknown profile `{profile}`"))?;
+    let sequence = bodies
+        .iter()
+        .map(|b| model::read_body(b).map_err(|e| format!("a recorded body {b}: {e}")))
+        .collect::<Result<Vec<Fields>, String>>()?;
+    let rule = match profile {
+        Profile::Must => "U1",
+        Profile::Should => "U7",
+        Profile::Info => "U8",
     };
+    let sequence = Arc::new(sequence);
+    Ok(Spec {
+        name: name.to_string(),
+        rule,
+        level: crate::contract::rules::get(rule).level,
+        replay: Some(Replay::Sequence {
+            profile: profile.name().to_string(),
+            bodies: bodies.to_vec(),
+        }),
+        body: Arc::new(move |ctx| {
+            let sequence = sequence.clone();
+            Box::pin(async move {
+                let keys = property_keys(ctx, profile).await?;
+                let run = ctx.run.clone();
+                let played = play(run.clone(), &keys, &keys.key, &sequence).await?;
+                ctx.requests += played.requests;
+                ctx.chain += played.requests;
+                ctx.observations.extend(played.observations.iter().cloned());
+                if played.failed {
+                    let failure = Failure {
+                        first_len: sequence.len(),
+                        sequence: sequence.to_vec(),
+                        played,
+                    };
+                    record_failure(ctx, profile, &failure, run.generation.seed);
+                }
+                Ok(())
+            })
+        }),
+    })
+}
+
+async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
+    let run = ctx.run.clone();
+    let keys = property_keys(ctx, profile).await?;
+    let worker = run.clone();
     let explored = tokio::task::spawn_blocking(move || explore(worker, keys, profile))
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
@@ -485,17 +585,8 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
     ctx.chain += explored.chain;
     ctx.observations.extend(explored.observations);
     run.count_generated_steps(explored.steps as u64);
-    if let Some((played, first_len)) = explored.failure {
-        let text = report(&played, run.generation.seed, first_len);
-        let mut found: Vec<Violation> = played
-            .steps
-            .iter()
-            .flat_map(|s| s.violations.iter().cloned())
-            .collect();
-        if let Some(first) = found.first_mut() {
-            first.detail = Some(text);
-        }
-        ctx.record(found);
+    if let Some(failure) = &explored.failure {
+        record_failure(ctx, profile, failure, run.generation.seed);
     }
     Ok(())
 }

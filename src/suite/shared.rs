@@ -86,6 +86,7 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                         }
                     })
                 }),
+                replay: None,
             }
         })
         .collect()
