@@ -32,6 +32,9 @@ pub enum Command {
     /// Send again what made the trials of an earlier run fail (its `--json` report) and judge
     /// the answers by the same rules.
     Replay(Box<ReplayArgs>),
+    /// Run the same seeded trials against two targets and report where they behave
+    /// differently, in the model's terms.
+    Diff(Box<DiffArgs>),
 }
 
 /// How the harness authenticates to a target. When several are given, the key file wins over
@@ -301,6 +304,82 @@ pub struct ReplayArgs {
     pub keys: KeyArgs,
 
     /// At most this many trials work at once (default 24 against a URL, 8 embedded).
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
+}
+
+/// `diff`: the same trials against two targets (A: --base-url, B: --other-url), compared.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Target A (`--base-url`, its credentials, transport and clocks; without a URL the
+    /// embedded reference server).
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// IAM base URL of target B. Without it, B is the embedded reference server, set up by
+    /// the --other-reference-* flags (each defaults to A's).
+    #[arg(long, value_name = "URL")]
+    pub other_url: Option<String>,
+
+    /// Base URL of B's operation service (default: as for --operation-url).
+    #[arg(long, value_name = "URL")]
+    pub other_operation_url: Option<String>,
+
+    /// IAM token for B (never printed). Without any --other-token* or
+    /// --other-service-account-key-file, B uses A's credentials.
+    #[arg(long, value_name = "TOKEN")]
+    pub other_token: Option<String>,
+
+    /// A command that prints an IAM token for B.
+    #[arg(long, value_name = "CMD")]
+    pub other_token_command: Option<String>,
+
+    /// A service account authorized key for B (path, or the JSON itself).
+    #[arg(long, value_name = "FILE")]
+    pub other_service_account_key_file: Option<String>,
+
+    /// Service account that owns the keys created on B (default: A's).
+    #[arg(long, value_name = "ID")]
+    pub other_service_account_id: Option<String>,
+
+    /// Embedded B only: when its operations finish (default: A's --reference-mode).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub other_reference_mode: Option<Mode>,
+
+    /// Embedded B only: how it writes JSON (default: A's --reference-style).
+    #[arg(long, value_enum, value_name = "STYLE")]
+    pub other_reference_style: Option<Style>,
+
+    /// Embedded B only: how it reads the open (U8) inputs (default: A's --reference-masks).
+    #[arg(long, value_enum, value_name = "MASKS")]
+    pub other_reference_masks: Option<Masks>,
+
+    /// Seed of the generated sequences, the same on both sides (default: a random one).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Generated sequences per property trial (default as for `run`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub proptest_cases: Option<u32>,
+
+    /// Compare trials up to this level: must; should; info (all, the default).
+    #[arg(long, value_enum, default_value = "info", value_name = "LEVEL")]
+    pub level: Level,
+
+    /// Write the differences as JSON to this file (shape: schemas/diff.schema.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Write the differences as Markdown to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+
+    /// At most this many requests per second on each side.
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    pub max_rps: Option<f64>,
+
+    /// At most this many trials work at once on each side (default 24 against a URL, 8
+    /// embedded).
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
 }

@@ -21,5 +21,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => accesskey_conformance::app::serve(args),
         Command::Cleanup(args) => accesskey_conformance::app::cleanup(args),
         Command::Replay(args) => accesskey_conformance::app::replay(*args),
+        Command::Diff(args) => accesskey_conformance::app::diff(*args),
     }
 }

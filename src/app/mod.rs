@@ -1,14 +1,17 @@
 //! The commands end to end: [`run`] sets up the target, executes the suite, writes the
 //! reports and returns the exit code; [`cleanup`] deletes what a killed run left, from its
-//! ledger; [`serve`] runs the reference server. This module holds what they share: error
-//! exits, the runtime, URL checks and credentials.
+//! ledger; [`replay`] sends again what made an earlier run's trials fail; [`diff`] runs the
+//! same trials against two targets and compares them; [`serve`] runs the reference server.
+//! This module holds what they share: error exits, the runtime, URL checks and credentials.
 
 mod cleanup;
+mod diff;
 mod replay;
 mod run;
 mod serve;
 
 pub use cleanup::cleanup;
+pub use diff::diff;
 pub use replay::replay;
 pub use run::run;
 pub use serve::serve;

@@ -35,7 +35,40 @@ pub(crate) fn phases(
     args: &mut RunArgs,
     trials: Option<Vec<runner::Spec>>,
 ) -> Result<ExitCode, ExitCode> {
-    let began = Began::now();
+    let prepared = setup(args, trials, false)?;
+    let done = go(args, prepared)?;
+    finish(args, &done)
+}
+
+/// A target made ready for the trials: the runtime, the target (the embedded server kept
+/// alive), the contract, the run's shared state and its ledger, the trials and the plan.
+pub(crate) struct Prepared {
+    rt: tokio::runtime::Runtime,
+    target: Target,
+    cases: Vec<crate::contract::cases::Case>,
+    run: Arc<Run>,
+    ledger: Option<std::path::PathBuf>,
+    specs: Vec<runner::Spec>,
+    plan: Plan,
+    replaying: bool,
+}
+
+/// A run that has been executed: its report, its shared state (the records, the archive,
+/// the redaction) and its ledger file.
+pub(crate) struct Executed {
+    pub report: RunReport,
+    pub run: Arc<Run>,
+    ledger: Option<std::path::PathBuf>,
+}
+
+/// Loads the contract, sets up the target and the run, and proves the target answers (one
+/// cheap request). `trace` keeps each trial's Updates in the model's terms (`diff`). With
+/// `--list`, lists the trials and ends there.
+pub(crate) fn setup(
+    args: &mut RunArgs,
+    trials: Option<Vec<runner::Spec>>,
+    trace: bool,
+) -> Result<Prepared, ExitCode> {
     if args.access_key_id.is_some() {
         // One key, so one trial at a time.
         args.test.test_threads = Some(1);
@@ -46,12 +79,37 @@ pub(crate) fn phases(
     let replaying = trials.is_some();
     let specs = trials.unwrap_or_else(|| crate::suite::specs(&contract.cases));
     let plan = plan(args, &specs)?;
-    let (run, ledger) = prepare(args, &rt, &target, contract.schemas)?;
+    let (run, ledger) = prepare(args, &rt, &target, contract.schemas, trace)?;
     if args.test.list {
         drop(runner::execute(&run, &specs, &args.test, &plan));
-        return Ok(exit::code(exit::PASSED));
+        return Err(exit::code(exit::PASSED));
     }
     preflight(&run, &rt)?;
+    Ok(Prepared {
+        rt,
+        target,
+        cases: contract.cases,
+        run,
+        ledger,
+        specs,
+        plan,
+        replaying,
+    })
+}
+
+/// Runs the trials on a prepared target, sweeps what is left, and builds the report.
+pub(crate) fn go(args: &RunArgs, prepared: Prepared) -> Result<Executed, ExitCode> {
+    let began = Began::now();
+    let Prepared {
+        rt,
+        target,
+        cases,
+        run,
+        ledger,
+        specs,
+        plan,
+        replaying,
+    } = prepared;
     eprintln!(
         "target: {} (operations: {}); seed {}",
         target.base_url, target.operation_url, run.generation.seed
@@ -61,19 +119,15 @@ pub(crate) fn phases(
     drop(runner::execute(&run, &specs, &args.test, &plan));
     let left = run.sweep();
     let restore_problem = borrowed.and_then(|key| restore(&run, &rt, key));
-    let mut report = build_report(
-        args,
-        &run,
-        &target,
-        &contract.cases,
-        &began,
-        left,
-        replaying,
-    );
+    let mut report = build_report(args, &run, &target, &cases, &began, left, replaying);
     if let Some(problem) = restore_problem {
         report.add_problem(problem);
     }
-    finish(args, &run, &report, ledger.as_deref())
+    Ok(Executed {
+        report,
+        run,
+        ledger,
+    })
 }
 
 /// When the run began, by the wall clock (for the reports) and by a monotonic one.
@@ -128,6 +182,7 @@ fn prepare(
     rt: &tokio::runtime::Runtime,
     target: &Target,
     schemas: Schemas,
+    trace: bool,
 ) -> Result<(Arc<Run>, Option<std::path::PathBuf>), ExitCode> {
     let client = Client::new(
         args.target.transport.timeout,
@@ -201,6 +256,7 @@ fn prepare(
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
     run.keep_keys = args.keys.keep_keys;
+    run.trace = trace;
     run.max_live_keys = args.keys.max_live_keys.map(|n| n as usize);
     run.key_slots = args
         .keys
@@ -342,41 +398,47 @@ fn build_report(
     RunReport::build(&run.records(), facts, &|t| run.redact(t))
 }
 
-/// The closing text, the ledger file (removed when it has done its job), the report files,
-/// and the exit code.
-fn finish(
-    args: &RunArgs,
-    run: &Run,
-    report: &RunReport,
-    ledger: Option<&std::path::Path>,
-) -> Result<ExitCode, ExitCode> {
+/// The closing text, the ledger file, the report files, and the exit code.
+fn finish(args: &RunArgs, done: &Executed) -> Result<ExitCode, ExitCode> {
+    let report = &done.report;
     print!("{}", report::console::closing(report));
-    let ledger_written = run.ledger_file.as_ref().is_some_and(|l| l.written());
-    if let (Some(path), true) = (ledger, ledger_written) {
-        if !report.keys.left.is_empty() {
+    close_ledger(args, done);
+    write_reports(report, args).map_err(harness)?;
+    write_har(args, &done.run)?;
+    Ok(exit::code(report.exit_code))
+}
+
+/// Says where the ledger is when it lists keys left behind; otherwise removes the default
+/// one (it has done its job).
+pub(crate) fn close_ledger(args: &RunArgs, done: &Executed) {
+    let ledger_written = done.run.ledger_file.as_ref().is_some_and(|l| l.written());
+    if let (Some(path), true) = (&done.ledger, ledger_written) {
+        if !done.report.keys.left.is_empty() {
             eprintln!(
                 "ledger: {} (accesskey-conformance cleanup --ledger {} deletes what it lists)",
                 path.display(),
                 path.display()
             );
         } else if args.keys.ledger.is_none() {
-            // Nothing to clean up: the default ledger has done its job.
             let _ = std::fs::remove_file(path);
         }
     }
-    write_reports(report, args).map_err(harness)?;
-    if let Some(path) = &args.outputs.har {
-        let har = report::har::build(&run.archived(), &|t| run.redact(t));
-        let text = serde_json::to_string_pretty(&har)
-            .map_err(|e| harness(format!("cannot render the HAR file: {e}")))?;
-        std::fs::write(path, text).map_err(|e| {
-            harness(format!(
-                "cannot write the HAR file `{}`: {e}",
-                path.display()
-            ))
-        })?;
-    }
-    Ok(exit::code(report.exit_code))
+}
+
+/// `--har`: every exchange of the run.
+fn write_har(args: &RunArgs, run: &Run) -> Result<(), ExitCode> {
+    let Some(path) = &args.outputs.har else {
+        return Ok(());
+    };
+    let har = report::har::build(&run.archived(), &|t| run.redact(t));
+    let text = serde_json::to_string_pretty(&har)
+        .map_err(|e| harness(format!("cannot render the HAR file: {e}")))?;
+    std::fs::write(path, text).map_err(|e| {
+        harness(format!(
+            "cannot write the HAR file `{}`: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// What the run talks to.

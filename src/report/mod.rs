@@ -3,11 +3,14 @@
 //! - [`console`]: observed behaviours, expectations, problems and the closing line;
 //! - [`junit`]: JUnit XML (`--junit`);
 //! - [`summary`]: Markdown (`--summary`, and `$GITHUB_STEP_SUMMARY`);
+//! - [`diff`]: two runs of the same trials compared (`diff`), with its own console, Markdown
+//!   and JSON forms;
 //! - [`har`]: every exchange of the run in HAR 1.2 (`--har`);
 //! - the JSON report (`--json`) is the serialisation of [`RunReport`] itself, its shape
 //!   documented by `schemas/report.schema.json`.
 
 pub mod console;
+pub mod diff;
 pub mod har;
 pub mod junit;
 pub mod summary;

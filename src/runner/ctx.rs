@@ -121,6 +121,8 @@ pub struct Ctx {
     pub keys_reusable: bool,
     /// What sends again what made the trial fail (a property's shortest sequence).
     pub replay: Option<super::Replay>,
+    /// The trial's Updates in the model's terms, when the run traces (`diff`).
+    pub trace: Vec<super::TraceStep>,
 }
 
 impl Ctx {
@@ -139,6 +141,7 @@ impl Ctx {
             reserved: None,
             keys_reusable: true,
             replay: None,
+            trace: Vec::new(),
         }
     }
 
@@ -179,6 +182,20 @@ impl Ctx {
 
     pub fn observe(&mut self, text: impl Into<String>) {
         self.observations.push(text.into());
+    }
+
+    /// Keeps one Update in the model's terms, when the run traces: `request` is the body as
+    /// the trial wrote it (before the ids of its keys were put in).
+    pub fn trace(&mut self, request: &str, answer: String, open: bool) {
+        if self.run.trace {
+            let at = format!("step {}", self.trace.len());
+            self.trace.push(super::TraceStep {
+                at,
+                request: request.to_string(),
+                answer,
+                open,
+            });
+        }
     }
 
     /// Sends one request, checks the answer, keeps the exchange. A 429 or 503 answer is

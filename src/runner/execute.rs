@@ -74,6 +74,7 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
     if ctx.replay.is_some() {
         record.replay = ctx.replay;
     }
+    record.trace = ctx.trace;
     record.outcome = outcome;
     record
 }

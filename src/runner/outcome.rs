@@ -42,6 +42,18 @@ pub enum Replay {
     },
 }
 
+/// One Update of a trial in the model's terms, kept when the run traces (`diff`): where it
+/// was in the trial, the body sent, and what the target did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TraceStep {
+    /// `step N`, or `sequence S step N` in a property trial (step 0 resets the key).
+    pub at: String,
+    pub request: String,
+    pub answer: String,
+    /// The contract allows more than one outcome for this input (U8).
+    pub open: bool,
+}
+
 /// How a trial ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -77,6 +89,8 @@ pub struct Record {
     pub chain: usize,
     /// What sends again what made the trial fail, when it is data.
     pub replay: Option<Replay>,
+    /// Its Updates in the model's terms, when the run traces (`diff`).
+    pub trace: Vec<TraceStep>,
 }
 
 /// How a trial counts for the verdict: its outcome read together with the expectation.
@@ -91,6 +105,20 @@ pub enum Status {
     Stale,
     Error,
     Skipped,
+}
+
+impl Status {
+    /// As the reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::ExpectedFailure => "expected-failure",
+            Status::Stale => "stale",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
 }
 
 impl Record {
@@ -112,6 +140,7 @@ impl Record {
             requests: 0,
             chain: 0,
             replay: spec.replay.clone(),
+            trace: Vec::new(),
         }
     }
 

@@ -86,6 +86,8 @@ pub struct Run {
     ledger: Mutex<BTreeMap<String, bool>>,
     /// The ledger file, when the run keeps one.
     pub ledger_file: Option<ledger::LedgerFile>,
+    /// Trials keep their Updates in the model's terms (`diff` compares them).
+    pub trace: bool,
     /// `--keep-keys`: keys are not deleted at the end of their trial nor in the sweep.
     pub keep_keys: bool,
     /// `--access-key-id`: the one existing key every trial works on (no key is created).
@@ -141,6 +143,7 @@ impl Run {
             redacted: Mutex::new(vec![token.to_string()]),
             ledger: Mutex::new(BTreeMap::new()),
             ledger_file: None,
+            trace: false,
             keep_keys: false,
             shared_key: None,
             key_slots: None,
@@ -502,6 +505,11 @@ impl Run {
     }
 
     /// (created, deleted, still present).
+    /// Every key the run created (deleted or not).
+    pub fn created_ids(&self) -> Vec<String> {
+        lock(&self.ledger).keys().cloned().collect()
+    }
+
     pub fn ledger_counts(&self) -> (usize, usize, Vec<String>) {
         let ledger = lock(&self.ledger);
         let left: Vec<String> = ledger

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::checks::{Violation, description_of};
 use crate::contract::Level;
 use crate::contract::model::{self, Description, Fields, Key};
-use crate::runner::{Ctx, HarnessError, Replay, Run, Spec};
+use crate::runner::{Ctx, HarnessError, Replay, Run, Spec, TraceStep};
 
 use super::step::{Step, bystander_untouched, id_of, update_and_judge};
 
@@ -187,6 +187,8 @@ struct Played {
     requests: usize,
     failed: bool,
     observations: Vec<String>,
+    /// The steps in the model's terms, when the run traces.
+    trace: Vec<TraceStep>,
 }
 
 /// Plays one sequence on the key: reset it to [`START`], then each step, judged by the model.
@@ -234,6 +236,7 @@ async fn play(
         requests: ctx.requests,
         steps,
         observations,
+        trace: ctx.trace,
     })
 }
 
@@ -271,6 +274,9 @@ struct Explored {
     observations: BTreeSet<String>,
     /// The shortest failing sequence, as played.
     failure: Option<Failure>,
+    /// Every generated sequence's steps in the model's terms, in generation order (the
+    /// shrinking's replays left out), when the run traces.
+    trace: Vec<TraceStep>,
 }
 
 /// What playing one sequence gave.
@@ -428,6 +434,7 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
         steps: 0,
         observations: BTreeSet::new(),
         failure: None,
+        trace: Vec::new(),
     };
     let mut first_failing = None;
     for (i, result) in lanes.outcomes.into_iter().enumerate() {
@@ -437,6 +444,12 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
         explored
             .observations
             .extend(played.observations.iter().cloned());
+        explored
+            .trace
+            .extend(played.trace.iter().map(|t| TraceStep {
+                at: format!("sequence {i} {}", t.at),
+                ..t.clone()
+            }));
         if played.failed && first_failing.is_none() {
             first_failing = Some((i, played));
         }
@@ -584,6 +597,7 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
     ctx.requests += explored.requests;
     ctx.chain += explored.chain;
     ctx.observations.extend(explored.observations);
+    ctx.trace.extend(explored.trace);
     run.count_generated_steps(explored.steps as u64);
     if let Some(failure) = &explored.failure {
         record_failure(ctx, profile, failure, run.generation.seed);

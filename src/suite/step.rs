@@ -116,7 +116,7 @@ pub async fn update_and_judge(
         .then(|| observation(verdict, &outcome))
         .flatten();
     ctx.record(judged);
-    Ok(Step {
+    let step = Step {
         body: body.to_string(),
         verdict: verdict.clone(),
         outcome,
@@ -124,7 +124,9 @@ pub async fn update_and_judge(
         patch,
         after,
         observation,
-    })
+    };
+    ctx.trace(body, step.observed(), verdict.allowed.len() > 1);
+    Ok(step)
 }
 
 /// U4: the key whose id the body carried (under `member`) reads back exactly as it was. When
