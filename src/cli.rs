@@ -195,6 +195,10 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Write a self-contained HTML report to this file (no scripts, no external assets).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+
     /// Write every request and answer of the run to this file, in HAR 1.2 (each entry tagged
     /// with its trial in `_trial`; secrets redacted).
     #[arg(long, value_name = "PATH")]

@@ -27,12 +27,14 @@ fn compare(args: &DiffArgs) -> Result<ExitCode, ExitCode> {
     let (mut a, mut b) = sides(args, seed).map_err(usage)?;
     let ready_a = setup(&mut a, None, true).map_err(|code| said("A", code))?;
     let ready_b = setup(&mut b, None, true).map_err(|code| said("B (--other-url)", code))?;
-    eprintln!("A:");
+    eprint!("A: ");
     let done_a = go(&a, ready_a)?;
     close_ledger(&a, &done_a);
-    eprintln!("B:");
+    eprintln!("A: {}", side_line(&done_a.report));
+    eprint!("B: ");
     let done_b = go(&b, ready_b)?;
     close_ledger(&b, &done_b);
+    eprintln!("B: {}", side_line(&done_b.report));
     let clean_a = cleaner(&done_a.run);
     let clean_b = cleaner(&done_b.run);
     let records_a = done_a.run.records();
@@ -55,6 +57,20 @@ fn compare(args: &DiffArgs) -> Result<ExitCode, ExitCode> {
     Ok(exit::code(report.exit_code))
 }
 
+/// One side's verdict in a line.
+fn side_line(report: &crate::report::RunReport) -> String {
+    let t = &report.totals;
+    format!(
+        "{}: {} passed, {} failed, {} harness errors, {} skipped; {} requests",
+        report.verdict.as_str(),
+        t.passed,
+        t.failed,
+        t.errors,
+        t.skipped,
+        report.requests
+    )
+}
+
 /// Which side an early exit belongs to (the error itself is already printed).
 fn said(side: &str, code: ExitCode) -> ExitCode {
     if code != exit::code(exit::PASSED) {
@@ -74,6 +90,11 @@ fn sides(args: &DiffArgs, seed: u64) -> Result<(RunArgs, RunArgs), String> {
     a.keys.max_rps = args.max_rps;
     a.test.test_threads = args.test_threads;
     a.test.quiet = true;
+    // The trials' own lines would interleave two runs' failures; the comparison says what
+    // differs (and `run` against one side says the rest).
+    if cfg!(unix) {
+        a.test.logfile = Some("/dev/null".into());
+    }
     let mut b = RunArgs::defaults().map_err(|e| e.to_string())?;
     b.seed = a.seed;
     b.proptest_cases = a.proptest_cases;
@@ -81,6 +102,7 @@ fn sides(args: &DiffArgs, seed: u64) -> Result<(RunArgs, RunArgs), String> {
     b.keys.max_rps = a.keys.max_rps;
     b.test.test_threads = a.test.test_threads;
     b.test.quiet = true;
+    b.test.logfile = a.test.logfile.clone();
     b.target = args.target.clone();
     b.target.base_url = args.other_url.clone();
     b.target.operation_url = args.other_operation_url.clone();

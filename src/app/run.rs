@@ -535,6 +535,9 @@ fn write_reports(report: &RunReport, args: &RunArgs) -> Result<(), String> {
     if let Some(path) = &args.outputs.json {
         write("JSON report", path, &report.to_json())?;
     }
+    if let Some(path) = &args.outputs.html {
+        write("HTML report", path, &report::html::render(report))?;
+    }
     let markdown = report::summary::markdown(report);
     if let Some(path) = &args.outputs.summary {
         write("summary", path, &markdown)?;

@@ -5,6 +5,7 @@
 //! - [`summary`]: Markdown (`--summary`, and `$GITHUB_STEP_SUMMARY`);
 //! - [`diff`]: two runs of the same trials compared (`diff`), with its own console, Markdown
 //!   and JSON forms;
+//! - [`html`]: one self-contained page for people (`--html`);
 //! - [`har`]: every exchange of the run in HAR 1.2 (`--har`);
 //! - the JSON report (`--json`) is the serialisation of [`RunReport`] itself, its shape
 //!   documented by `schemas/report.schema.json`.
@@ -12,6 +13,7 @@
 pub mod console;
 pub mod diff;
 pub mod har;
+pub mod html;
 pub mod junit;
 pub mod summary;
 
