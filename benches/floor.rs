@@ -67,6 +67,7 @@ fn harness(url: &str, proptest_cases: &str) -> Duration {
 
 /// Sends the journal to `url` in order with a plain client; its wall time.
 fn bare(rt: &tokio::runtime::Runtime, url: &str, journal: &[Recorded]) -> Duration {
+    accesskey_conformance::client::install_crypto();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     rt.block_on(async {
         let started = Instant::now();

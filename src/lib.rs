@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod exit;
+pub mod jwt;
 pub mod reference;
 pub mod report;
 pub mod runner;

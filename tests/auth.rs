@@ -230,3 +230,45 @@ fn token_commands() {
         "{stderr}"
     );
 }
+
+/// The PS256 JWTs of `jwt.rs` checked against an independent implementation (aws-lc): what we
+/// sign, aws-lc verifies; what aws-lc signs, we verify; a changed claim or another key fails.
+#[test]
+fn ps256_agrees_with_aws_lc() {
+    use accesskey_conformance::jwt::{sign_ps256, verify_ps256};
+    use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, RSA_PSS_SHA256, UnparsedPublicKey};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+    let private = pem("PRIVATE KEY", pair.as_der().unwrap().as_ref());
+    let public = pem("PUBLIC KEY", pair.public_key().as_der().unwrap().as_ref());
+    let claims = serde_json::json!({"iss": ACCOUNT, "aud": "x", "exp": 2, "iat": 1});
+    let header = serde_json::json!({"typ": "JWT", "kid": KEY_ID});
+
+    let ours = sign_ps256(&private, &header, &claims).unwrap();
+    let (input, signature) = ours.rsplit_once('.').unwrap();
+    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, pair.public_key().as_ref())
+        .verify(input.as_bytes(), &b64.decode(signature).unwrap())
+        .expect("aws-lc verifies our signature");
+    assert_eq!(verify_ps256(&ours, &public).unwrap(), claims);
+
+    let head = b64.encode(r#"{"alg":"PS256","kid":"k"}"#);
+    let body = b64.encode(claims.to_string());
+    let input = format!("{head}.{body}");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(&RSA_PSS_SHA256, &rng, input.as_bytes(), &mut signature)
+        .unwrap();
+    let theirs = format!("{input}.{}", b64.encode(&signature));
+    assert_eq!(verify_ps256(&theirs, &public).unwrap(), claims);
+
+    let forged = format!(
+        "{head}.{}.{}",
+        b64.encode(r#"{"iss":"other"}"#),
+        b64.encode(&signature)
+    );
+    assert!(verify_ps256(&forged, &public).is_err());
+    let (_, other_public) = new_key();
+    assert!(verify_ps256(&ours, &other_public).is_err());
+    let none = format!("{}.{body}.", b64.encode(r#"{"alg":"none"}"#));
+    assert!(verify_ps256(&none, &public).is_err());
+}

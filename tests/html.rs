@@ -86,7 +86,7 @@ impl Browser {
             .spawn()
             .expect("chromedriver is not installed: run `bash scripts/install-browser`, or set AKC_SKIP_BROWSER=1");
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = common::http_client();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = runtime().block_on(async {

@@ -193,7 +193,7 @@ fn max_live_keys_bounds_the_keys_that_exist_at_once() {
 fn an_existing_key_is_tested_and_restored() {
     let url = start_with(Options::new(TOKEN));
     let created: Value = common::runtime().block_on(async {
-        reqwest::Client::new()
+        crate::common::http_client()
             .post(format!("{url}/iam/aws-compatibility/v1/accessKeys"))
             .bearer_auth(TOKEN)
             .json(&serde_json::json!({"serviceAccountId": ACCOUNT, "description": "owned by a person"}))
@@ -220,7 +220,7 @@ fn an_existing_key_is_tested_and_restored() {
     assert!(v.junit.contains("the key of --access-key-id"));
     assert_eq!(keys_on(&url), 1);
     let key: Value = common::runtime().block_on(async {
-        reqwest::Client::new()
+        crate::common::http_client()
             .get(format!("{url}/iam/aws-compatibility/v1/accessKeys/{id}"))
             .bearer_auth(TOKEN)
             .send()

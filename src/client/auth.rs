@@ -89,19 +89,15 @@ impl ServiceAccountKey {
     /// A signed PS256 JWT for `audience` (the tokens endpoint), valid for one hour.
     pub fn jwt(&self, audience: &str) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
-        header.kid = Some(self.id.clone());
-        header.typ = Some("JWT".into());
+        let header = json!({"typ": "JWT", "alg": "PS256", "kid": self.id});
         let claims = json!({
             "iss": self.service_account_id,
             "aud": audience,
             "iat": now,
             "exp": now + 3600,
         });
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.pem().as_bytes())
-            .map_err(|e| format!("the service account private key cannot sign: {e}"))?;
-        jsonwebtoken::encode(&header, &claims, &key)
-            .map_err(|e| format!("cannot sign the JWT: {e}"))
+        crate::jwt::sign_ps256(self.pem(), &header, &claims)
+            .map_err(|e| format!("the service account private key cannot sign: {e}"))
     }
 }
 

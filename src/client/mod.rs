@@ -144,11 +144,19 @@ pub struct Request {
     pub body: Option<String>,
 }
 
+/// Makes ring the process's TLS crypto provider (once; later calls do nothing). reqwest is
+/// built without a provider of its own (`rustls-no-provider`), which keeps aws-lc's C build
+/// out of the release build; call this before building any `reqwest::Client`.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     /// `loopback` skips proxies (reqwest honours HTTP_PROXY even for 127.0.0.1); other
     /// targets go through `HTTPS_PROXY`/`HTTP_PROXY` unless `NO_PROXY` names them. `cacert`
     /// adds CA certificates (PEM) to the system's roots.
     pub fn new(timeout: Duration, loopback: bool, cacert: Option<&Path>) -> Result<Self, String> {
+        install_crypto();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(10)))

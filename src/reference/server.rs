@@ -869,26 +869,28 @@ async fn tokens(State(state): State<AppState>, body: Bytes) -> Response {
         },
         Err(status) => return state.error(status),
     };
-    match jsonwebtoken::decode_header(&jwt) {
-        Ok(h) if h.kid.as_deref() == Some(key.id.as_str()) => {}
+    match crate::jwt::header(&jwt) {
+        Ok(h) if h.get("kid").and_then(Value::as_str) == Some(key.id.as_str()) => {}
         Ok(_) => return unauthenticated("the JWT names another key (kid)".into()),
         Err(e) => return unauthenticated(format!("the JWT header is unreadable: {e}")),
     }
-    let Ok(decoding) = jsonwebtoken::DecodingKey::from_rsa_pem(key.public_key_pem.as_bytes())
-    else {
-        return state.error(Status::new(
-            code::INTERNAL,
-            "the authorized key is unusable",
-        ));
-    };
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::PS256);
-    validation.validate_aud = false;
-    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    validation.set_issuer(&[key.service_account_id.as_str()]);
-    let claims = match jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation) {
-        Ok(data) => data.claims,
+    let claims = match crate::jwt::verify_ps256(&jwt, &key.public_key_pem) {
+        Ok(claims) => claims,
         Err(e) => return unauthenticated(format!("the JWT is not valid: {e}")),
     };
+    for required in ["exp", "iss", "aud"] {
+        if claims.get(required).is_none() {
+            return unauthenticated(format!("the JWT is not valid: no `{required}` claim"));
+        }
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(key.service_account_id.as_str()) {
+        return unauthenticated("the JWT is not valid: its issuer is another account".into());
+    }
+    // Expired, with a minute's leeway for clocks.
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    if exp + 60 < chrono::Utc::now().timestamp() {
+        return unauthenticated("the JWT is not valid: it has expired".into());
+    }
     let audience = claims
         .get("aud")
         .and_then(Value::as_str)

@@ -150,7 +150,7 @@ pub fn uuid_like() -> String {
 /// The access keys a reference server holds for [`ACCOUNT`], asked directly with List.
 pub fn keys_on(url: &str) -> usize {
     let listed = runtime().block_on(async {
-        reqwest::Client::new()
+        http_client()
             .get(format!(
                 "{url}/iam/aws-compatibility/v1/accessKeys?serviceAccountId={ACCOUNT}"
             ))
@@ -191,4 +191,10 @@ pub fn spawn_run_holding_keys(url: &str, extra: &[&str]) -> std::process::Child 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child
+}
+
+/// A plain reqwest client for the tests' own requests (with the harness's TLS provider).
+pub fn http_client() -> reqwest::Client {
+    accesskey_conformance::client::install_crypto();
+    reqwest::Client::new()
 }
