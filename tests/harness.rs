@@ -48,6 +48,31 @@ fn clean_server_passes_async_proto3() {
     clean_run(Mode::Async, Style::Proto3, Masks::Strict);
 }
 
+/// Offsets other than UTC, 0 to 9 fractional digits, pretty-printed bodies, a charset in
+/// capitals: valid proto3 JSON, so no false alarm.
+#[test]
+fn clean_server_passes_sync_varied() {
+    clean_run(Mode::Sync, Style::Varied, Masks::Strict);
+}
+
+#[test]
+fn clean_server_passes_async_varied_lenient() {
+    clean_run(Mode::Async, Style::Varied, Masks::Lenient);
+}
+
+/// The rules that compare instants still catch their faults when the instants are spelled at
+/// different offsets and with different digits (a comparison of the texts would not).
+#[test]
+fn instant_rules_catch_their_faults_in_varied_spellings() {
+    for fault in [Fault::ModifiedBeforeCreated, Fault::ShiftedInstants] {
+        let url = start_reference(Mode::Sync, Style::Varied, Masks::Strict, vec![fault]);
+        let v = run_against(&url, &[]);
+        assert_eq!(v.code, 1, "{fault}: {v:#?}");
+        let expected: BTreeSet<String> = [fault.rule().to_string()].into();
+        assert_eq!(v.rules(), expected, "{fault}: {:#?}", v.failed);
+    }
+}
+
 /// Runs the harness against a server with one fault; exactly the fault's rule must be reported,
 /// and at least the named trials must fail.
 fn fault_is_caught(fault: Fault, must_fail: &[&str]) {

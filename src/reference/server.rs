@@ -118,8 +118,9 @@ pub fn app(options: Options) -> Router {
         .with_state(state)
 }
 
-/// The last touches on every answer: its media type (with a charset in the sample style), the
-/// `Date` header of the server's clock, the E4 faults, and the configured latency.
+/// The last touches on every answer: its media type (with a charset in the sample and varied
+/// styles), the `Date` header of the server's clock, the E4 faults, pretty-printing in the
+/// varied style, and the configured latency.
 async fn answer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let options = &state.options;
     let mut response = match options.broken {
@@ -133,6 +134,8 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
         "text/plain; charset=utf-8"
     } else if options.style == super::Style::Sample {
         "application/json; charset=utf-8"
+    } else if options.style == super::Style::Varied {
+        "application/json;charset=UTF-8"
     } else {
         "application/json"
     };
@@ -158,6 +161,17 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
             })
             .collect();
         response = Response::from_parts(parts, axum::body::Body::from(latin1));
+    }
+    if options.style == super::Style::Varied {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        let pretty = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| serde_json::to_vec_pretty(&v).ok())
+            .unwrap_or_else(|| bytes.to_vec());
+        response = Response::from_parts(parts, axum::body::Body::from(pretty));
     }
     if !options.latency.is_zero() {
         tokio::time::sleep(options.latency).await;

@@ -320,6 +320,37 @@ impl Store {
     }
 }
 
+/// An instant at one of several offsets with some number of fractional digits, both drawn
+/// from the instant itself (so the same instant is spelled the same wherever it is printed):
+/// never fewer digits than it needs, so every spelling names the instant exactly.
+fn varied_timestamp(t: DateTime<Utc>) -> String {
+    const OFFSETS: [(i32, &str); 7] = [
+        (0, "Z"),
+        (0, "+00:00"),
+        (5 * 3600 + 45 * 60, "+05:45"),
+        (-(11 * 3600 + 30 * 60), "-11:30"),
+        (14 * 3600, "+14:00"),
+        (-(9 * 3600 + 30 * 60), "-09:30"),
+        (-3600, "-01:00"),
+    ];
+    let nanos = t.timestamp_subsec_nanos().min(999_999_999);
+    let draw = t.timestamp().unsigned_abs() ^ u64::from(nanos / 10_000_000);
+    let (seconds, label) = OFFSETS[(draw % 7) as usize];
+    let Some(offset) = FixedOffset::east_opt(seconds) else {
+        return t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+    };
+    let all = format!("{nanos:09}");
+    let needed = all.trim_end_matches('0').len();
+    let digits = needed + (draw / 7) as usize % (10 - needed);
+    let fraction = if digits == 0 {
+        String::new()
+    } else {
+        format!(".{}", &all[..digits])
+    };
+    let local = t.with_timezone(&offset).format("%Y-%m-%dT%H:%M:%S");
+    format!("{local}{fraction}{label}")
+}
+
 /// Renders values in the configured JSON style, with the configured faults.
 pub struct Render<'a> {
     pub options: &'a Options,
@@ -332,7 +363,7 @@ impl Render<'_> {
 
     /// The sample style writes timestamps at +03:00 with nine digits, the live style in UTC
     /// with nine, the proto3 style in UTC with 0, 3, 6 or 9 digits as protobuf's own printer
-    /// does.
+    /// does, the varied style as `varied_timestamp` says.
     pub fn timestamp(&self, t: DateTime<Utc>) -> String {
         let text = if self.options.has(Fault::ShiftedInstants) {
             // The digits of UTC under the label of Moscow time: three hours early.
@@ -347,6 +378,8 @@ impl Render<'_> {
                 .to_rfc3339_opts(SecondsFormat::Nanos, true)
         } else if self.options.style == Style::Live {
             t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+        } else if self.options.style == Style::Varied {
+            varied_timestamp(t)
         } else {
             t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
         };
@@ -418,7 +451,7 @@ impl Render<'_> {
         m.insert("modifiedAt".into(), json!(self.timestamp(modified)));
         if self.options.has(Fault::DoneNotBoolean) {
             m.insert("done".into(), json!(done.to_string()));
-        } else if self.options.style != Style::Proto3 || done {
+        } else if !matches!(self.options.style, Style::Proto3 | Style::Varied) || done {
             m.insert("done".into(), json!(done));
         }
         let mut metadata = Map::new();
