@@ -169,6 +169,7 @@ fault_tests! {
     u4_update_changes_key_id: UpdateChangesKeyId => ["cases::identity_fields_kept_applied"];
     u4_mass_assignment: MassAssignment => ["cases::identity_members_beside_mask_either", "cases::identity_members_without_mask_either", "properties::u8_open_masks_get_a_documented_reading"];
     u4_body_access_key_id_wins: BodyAccessKeyIdWins => ["cases::access_key_id_of_another_key_either"];
+    u4_update_forgets_last_used: UpdateForgetsLastUsed => ["properties::u1_u6_update_sequences_match_the_model"];
     u5_counts_bytes: CountsBytes => ["cases::cyrillic_256_characters_applied"];
     u6_applies_before_rejecting: AppliesBeforeRejecting => ["cases::wrongly_typed_mask_changes_nothing_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
     u7_ignores_unknown_paths: IgnoresUnknownPaths => ["cases::unknown_mask_path_rejected", "properties::u7_masks_with_unknown_paths_rejected"];

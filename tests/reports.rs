@@ -94,6 +94,19 @@ fn stable(text: &str) -> String {
         (r"\(\d+ characters\)", "(n characters)"),
         // The marker of the run's keys (a random tag and a counter that concurrency orders).
         (r"akc [0-9a-f]{6}-\d+", "akc [run]-[n]"),
+        // The run's totals of requests and keys: whether a walk finds a key resting in the
+        // pool or creates one depends on timing (one request and one key either way); each
+        // trial's own count stays exact.
+        (r"\b\d+ requests\b", "[n] requests"),
+        (
+            r"keys created \d+, deleted \d+",
+            "keys created [n], deleted [n]",
+        ),
+        (r#"(?m)^  "requests": \d+"#, r#"  "requests": [n]"#),
+        (
+            r#""created": \d+,(\s+)"deleted": \d+"#,
+            r#""created": [n],${1}"deleted": [n]"#,
+        ),
     ];
     let mut out = text.to_string();
     for (pattern, with) in rules {

@@ -65,6 +65,9 @@ pub enum Fault {
     MassAssignment,
     /// U4: a body `accessKeyId` names the key that is updated, instead of the path.
     BodyAccessKeyIdWins,
+    /// U4: an update writes the key back without its `lastUsedAt` (an ORM saving the row
+    /// from the request), so a used key reads as never used.
+    UpdateForgetsLastUsed,
     /// U5: the description limit counts UTF-8 bytes.
     CountsBytes,
     /// U6: the description is stored before the mask is validated.
@@ -96,7 +99,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 42] = [
+    pub const ALL: [Fault; 43] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -125,6 +128,7 @@ impl Fault {
         Fault::UpdateChangesKeyId,
         Fault::MassAssignment,
         Fault::BodyAccessKeyIdWins,
+        Fault::UpdateForgetsLastUsed,
         Fault::CountsBytes,
         Fault::AppliesBeforeRejecting,
         Fault::IgnoresUnknownPaths,
@@ -164,7 +168,9 @@ impl Fault {
             TrimsDescription | ReplacesNonAscii => "U1",
             IgnoresReset => "U2",
             NoMaskMerges | NoMaskIsNoOp => "U3",
-            UpdateChangesKeyId | MassAssignment | BodyAccessKeyIdWins => "U4",
+            UpdateChangesKeyId | MassAssignment | BodyAccessKeyIdWins | UpdateForgetsLastUsed => {
+                "U4"
+            }
             CountsBytes => "U5",
             AppliesBeforeRejecting => "U6",
             IgnoresUnknownPaths => "U7",

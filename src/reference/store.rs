@@ -211,8 +211,13 @@ impl Store {
             key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
             secret: format!("YCM{}", &secret[..37]),
             // In the sample style keys look used (by the client that made them, as it made
-            // them), so lastUsedAt gets rendered and checked.
-            last_used_at: (options.style == Style::Sample).then_some(created_at),
+            // them), so lastUsedAt gets rendered and checked; in the varied style 10 ms later,
+            // so that it is spelled at another offset than createdAt.
+            last_used_at: match options.style {
+                Style::Sample => Some(created_at),
+                Style::Varied => Some(created_at + Duration::milliseconds(10)),
+                Style::Live | Style::Proto3 => None,
+            },
         };
         self.keys.insert(key.id.clone(), key.clone());
         options.peak_keys.fetch_max(
@@ -300,6 +305,9 @@ impl Store {
                     if options.has(Fault::UpdateChangesKeyId) {
                         key.key_id =
                             format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+                    }
+                    if options.has(Fault::UpdateForgetsLastUsed) {
+                        key.last_used_at = None;
                     }
                     let mut shown = key.clone();
                     if options.has(Fault::StaleUpdateResponse) {
@@ -490,6 +498,8 @@ impl Render<'_> {
             Some(Ok(None)) => {
                 let empty = if self.sample() {
                     json!({})
+                } else if self.options.style == Style::Varied {
+                    json!({"@type": format!("{TYPE_PREFIX}{EMPTY}")})
                 } else {
                     json!({"@type": format!("{TYPE_PREFIX}{EMPTY}"), "value": {}})
                 };

@@ -59,6 +59,9 @@ pub struct Run {
     /// Held by the run's first Create until one Create answer could be read.
     first_create: tokio::sync::Mutex<()>,
     proven: AtomicBool,
+    /// The run's first readable Create answer (the tour's key may come from the pool, so the
+    /// tour's strict proto3 reading takes Create's answer from here).
+    create_answer: std::sync::OnceLock<Exchange>,
     /// Every exchange and its trial, when the run writes a HAR file.
     archive: Option<Mutex<Vec<(String, Exchange)>>>,
     /// Keys of trials that found nothing wrong, ready to be reset and reused; `None` when the
@@ -122,6 +125,7 @@ impl Run {
             creates: AtomicU64::new(0),
             first_create: tokio::sync::Mutex::new(()),
             proven: AtomicBool::new(false),
+            create_answer: std::sync::OnceLock::new(),
             stopped: Mutex::new(None),
             pool: Mutex::new(None),
             archive: None,
@@ -320,6 +324,18 @@ impl Run {
 
     pub fn creates_proven(&self) {
         self.proven.store(true, Ordering::SeqCst);
+    }
+
+    /// Keeps `exchange` if it is the run's first readable Create answer.
+    pub fn keep_create_answer(&self, exchange: &Exchange) {
+        if self.create_answer.get().is_none() {
+            let _ = self.create_answer.set(exchange.clone());
+        }
+    }
+
+    /// The run's first readable Create answer, once there has been one.
+    pub fn create_answer(&self) -> Option<&Exchange> {
+        self.create_answer.get()
     }
 
     /// Why creating keys has stopped, if it has.

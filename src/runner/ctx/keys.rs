@@ -86,6 +86,7 @@ impl Ctx {
                     run.hold_slot(&id, permit);
                 }
                 run.creates_proven();
+                run.keep_create_answer(&exchange);
                 Ok(key)
             }
             (true, None) => {
