@@ -91,6 +91,37 @@ fn the_varied_style_differs_only_in_how_a_strict_parser_reads_its_empty() {
     assert!(only_b.contains("'value'"), "{text}");
 }
 
+/// Operations that finish at once against operations that must be polled: both within the
+/// contract, and the two differ in how operations finish and how a rejection is delivered
+/// (an HTTP error, or an operation ending with the error); the generated sequences are the
+/// same on both sides (the smaller default count of the two).
+#[test]
+fn sync_and_async_operations_differ_in_how_they_finish() {
+    let (code, text, report) = diff(&["--other-reference-mode", "async"]);
+    assert_eq!(code, 1, "{text}");
+    let names: Vec<&str> = differences(&report)
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "operation::o7_unfinished_operations_finish",
+            "responses::s1_bodies_match_the_schemas"
+        ],
+        "{text}"
+    );
+    assert!(!text.contains("(not played)"), "{text}");
+    assert!(
+        text.contains("rejected at once, INVALID_ARGUMENT (HTTP 400)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rejected by an operation ending with INVALID_ARGUMENT"),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_sample_style_differs_only_in_what_a_strict_proto3_parser_reads() {
     let (code, text, report) = diff(&[

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 
-use super::run::{close_ledger, go, setup};
+use super::run::{close_ledger, default_proptest_cases, go, setup};
 use super::{harness, parse_base_url, random_seed, usage};
 use crate::cli::{AuthArgs, DiffArgs, RunArgs};
 use crate::exit;
@@ -141,6 +141,13 @@ fn sides(args: &DiffArgs, seed: u64) -> Result<(RunArgs, RunArgs), String> {
     if args.target.base_url.is_none() && args.target.operation_url.is_some() {
         return Err("--operation-url needs --base-url".into());
     }
+    // The same sequences on both sides: without --proptest-cases, the smaller of the two
+    // sides' defaults (a URL or async mode plays fewer).
+    let cases = args
+        .proptest_cases
+        .unwrap_or_else(|| default_proptest_cases(&a).min(default_proptest_cases(&b)));
+    a.proptest_cases = Some(cases);
+    b.proptest_cases = Some(cases);
     Ok((a, b))
 }
 

@@ -216,15 +216,12 @@ fn prepare(
     );
     // Polled operations cost wall time, and a URL costs quota: fewer sequences there, and
     // fewer replays when shrinking a failure; every step waits, so more of them overlap.
-    let frugal =
-        args.target.base_url.is_some() || args.target.reference_mode == reference::Mode::Async;
+    let frugal = is_frugal(args);
     run.generation = Generation {
         seed: args.seed.unwrap_or_else(random_seed),
-        cases: args.proptest_cases.unwrap_or(if frugal {
-            REMOTE_PROPTEST_CASES
-        } else {
-            EMBEDDED_PROPTEST_CASES
-        }),
+        cases: args
+            .proptest_cases
+            .unwrap_or_else(|| default_proptest_cases(args)),
         shrink_iters: if frugal {
             REMOTE_SHRINK_ITERS
         } else {
@@ -638,4 +635,19 @@ fn watch_signals(rt: &tokio::runtime::Runtime, run: Arc<Run>) {
             );
         }
     });
+}
+
+/// Whether the run is frugal with requests: against a URL (quota) or an embedded server in
+/// async mode (every poll costs wall time).
+fn is_frugal(args: &RunArgs) -> bool {
+    args.target.base_url.is_some() || args.target.reference_mode == reference::Mode::Async
+}
+
+/// Generated sequences per property when `--proptest-cases` is not given.
+pub fn default_proptest_cases(args: &RunArgs) -> u32 {
+    if is_frugal(args) {
+        REMOTE_PROPTEST_CASES
+    } else {
+        EMBEDDED_PROPTEST_CASES
+    }
 }

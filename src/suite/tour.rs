@@ -16,6 +16,7 @@ use crate::checks::response::Expect;
 use crate::checks::timestamps::{designators_are_upper_case, timestamps_are_ordered};
 use crate::checks::{Violation, operation};
 use crate::client::{Auth, Exchange};
+use crate::contract::model::code_name;
 use crate::contract::{DocKind, Level};
 use crate::runner::{Ctx, HarnessError, Run, Spec};
 
@@ -49,11 +50,13 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     )
     .await?;
     let unknown = format!("{id}0unknown");
-    ctx.call(
-        run.api.get(&unknown, Auth::Token),
-        Expect::new(DocKind::AccessKey),
-    )
-    .await?;
+    let missing = ctx
+        .call(
+            run.api.get(&unknown, Auth::Token),
+            Expect::new(DocKind::AccessKey),
+        )
+        .await?;
+    ctx.observe(format!("Get of an unknown key: {}", error_answer(&missing)));
     let too_long = serde_json::json!({"updateMask": "description", "description": "x".repeat(257)});
     let rejected = ctx
         .call(
@@ -61,7 +64,11 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
             update_expect.clone(),
         )
         .await?;
-    ctx.finish_operation(&rejected, update_expect).await?;
+    let ended = ctx.finish_operation(&rejected, update_expect).await?;
+    ctx.observe(format!(
+        "an Update with a 257-character description: {}",
+        rejection_form(&rejected, ended.as_ref())
+    ));
     ctx.call(
         run.api.get(&id, Auth::Missing),
         Expect::new(DocKind::AccessKey),
@@ -94,6 +101,40 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         }
     }
     Ok(())
+}
+
+/// An error answer in the model's terms: its code's name and the HTTP status.
+fn error_answer(e: &Exchange) -> String {
+    if e.is_success() {
+        return format!("HTTP {} without an error", e.status);
+    }
+    match e
+        .json
+        .as_ref()
+        .ok()
+        .and_then(|j| j.get("code"))
+        .and_then(Value::as_i64)
+    {
+        Some(code) => format!("{} (HTTP {})", code_name(code), e.status),
+        None => format!("HTTP {} without a Status code", e.status),
+    }
+}
+
+/// How an Update was refused: at once as an HTTP error, or by an operation that ends with
+/// an error (the contract allows both).
+fn rejection_form(first: &Exchange, ended: Option<&Value>) -> String {
+    if !first.is_success() {
+        return format!("rejected at once, {}", error_answer(first));
+    }
+    let code = ended
+        .and_then(|op| op.get("error"))
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_i64);
+    match (ended, code) {
+        (_, Some(code)) => format!("rejected by an operation ending with {}", code_name(code)),
+        (Some(_), None) => "an operation that ended without an error".into(),
+        (None, None) => "an operation that did not finish".into(),
+    }
 }
 
 /// Reads a finished operation back at /operations/{id}: it must be readable (O6, should) and
