@@ -171,6 +171,7 @@ fault_tests! {
     u4_body_access_key_id_wins: BodyAccessKeyIdWins => ["cases::access_key_id_of_another_key_either"];
     u4_update_forgets_last_used: UpdateForgetsLastUsed => ["properties::u1_u6_update_sequences_match_the_model"];
     u5_counts_bytes: CountsBytes => ["cases::cyrillic_256_characters_applied"];
+    u5_counts_graphemes: CountsGraphemes => ["cases::combining_257_code_points_rejected"];
     u6_applies_before_rejecting: AppliesBeforeRejecting => ["cases::wrongly_typed_mask_changes_nothing_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
     u7_ignores_unknown_paths: IgnoresUnknownPaths => ["cases::unknown_mask_path_rejected", "properties::u7_masks_with_unknown_paths_rejected"];
     u9_update_creates_missing_key: UpdateCreatesMissingKey => ["cases::unknown_key_rejected"];

@@ -70,6 +70,9 @@ pub enum Fault {
     UpdateForgetsLastUsed,
     /// U5: the description limit counts UTF-8 bytes.
     CountsBytes,
+    /// U5: the description limit counts what a reader sees as characters: a combining mark
+    /// (U+0300..U+036F) does not count, so 257 code points can pass.
+    CountsGraphemes,
     /// U6: the description is stored before the mask is validated.
     AppliesBeforeRejecting,
     /// U7: mask paths spelled like a field name but naming none (`foo`) are ignored.
@@ -99,7 +102,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 43] = [
+    pub const ALL: [Fault; 44] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -130,6 +133,7 @@ impl Fault {
         Fault::BodyAccessKeyIdWins,
         Fault::UpdateForgetsLastUsed,
         Fault::CountsBytes,
+        Fault::CountsGraphemes,
         Fault::AppliesBeforeRejecting,
         Fault::IgnoresUnknownPaths,
         Fault::UpdateCreatesMissingKey,
@@ -171,7 +175,7 @@ impl Fault {
             UpdateChangesKeyId | MassAssignment | BodyAccessKeyIdWins | UpdateForgetsLastUsed => {
                 "U4"
             }
-            CountsBytes => "U5",
+            CountsBytes | CountsGraphemes => "U5",
             AppliesBeforeRejecting => "U6",
             IgnoresUnknownPaths => "U7",
             UpdateCreatesMissingKey => "U9",

@@ -367,6 +367,12 @@ fn optional_string(
 fn description_too_long(options: &Options, description: &str) -> Option<Status> {
     let length = if options.has(Fault::CountsBytes) {
         description.len()
+    } else if options.has(Fault::CountsGraphemes) {
+        // What a user would call characters: a combining mark joins the letter before it.
+        description
+            .chars()
+            .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+            .count()
     } else {
         description.chars().count()
     };
