@@ -328,9 +328,7 @@ impl Run {
 
     /// Keeps `exchange` if it is the run's first readable Create answer.
     pub fn keep_create_answer(&self, exchange: &Exchange) {
-        if self.create_answer.get().is_none() {
-            let _ = self.create_answer.set(exchange.clone());
-        }
+        self.create_answer.get_or_init(|| exchange.clone());
     }
 
     /// The run's first readable Create answer, once there has been one.

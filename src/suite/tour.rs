@@ -14,6 +14,7 @@ use crate::checks::operation::{Method, types_name_the_messages};
 use crate::checks::proto3;
 use crate::checks::response::Expect;
 use crate::checks::timestamps::{designators_are_upper_case, timestamps_are_ordered};
+use crate::checks::update::UpdateOutcome;
 use crate::checks::{Violation, operation};
 use crate::client::{Auth, Exchange};
 use crate::contract::model::code_name;
@@ -42,7 +43,7 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
     let mut finished = Vec::new();
     if let Some(done) = done {
         read_back(ctx, &done, &update_expect).await?;
-        finished.push((done, update_expect.clone()));
+        finished.push((done, update_expect));
     }
     ctx.call(
         run.api.list_operations(&id),
@@ -58,16 +59,12 @@ async fn walk(ctx: &mut Ctx) -> Result<(), HarnessError> {
         .await?;
     ctx.observe(format!("Get of an unknown key: {}", error_answer(&missing)));
     let too_long = serde_json::json!({"updateMask": "description", "description": "x".repeat(257)});
-    let rejected = ctx
-        .call(
-            run.api.update(&id, Some(too_long.to_string()), Auth::Token),
-            update_expect.clone(),
-        )
+    let (outcome, answer) = ctx
+        .update_traced(&id, Some(too_long.to_string()), Auth::Token)
         .await?;
-    let ended = ctx.finish_operation(&rejected, update_expect).await?;
     ctx.observe(format!(
         "an Update with a 257-character description: {}",
-        rejection_form(&rejected, ended.as_ref())
+        rejection_form(&outcome, &answer)
     ));
     ctx.call(
         run.api.get(&id, Auth::Missing),
@@ -122,18 +119,18 @@ fn error_answer(e: &Exchange) -> String {
 
 /// How an Update was refused: at once as an HTTP error, or by an operation that ends with
 /// an error (the contract allows both).
-fn rejection_form(first: &Exchange, ended: Option<&Value>) -> String {
-    if !first.is_success() {
-        return format!("rejected at once, {}", error_answer(first));
-    }
-    let code = ended
-        .and_then(|op| op.get("error"))
-        .and_then(|e| e.get("code"))
-        .and_then(Value::as_i64);
-    match (ended, code) {
-        (_, Some(code)) => format!("rejected by an operation ending with {}", code_name(code)),
-        (Some(_), None) => "an operation that ended without an error".into(),
-        (None, None) => "an operation that did not finish".into(),
+fn rejection_form(outcome: &UpdateOutcome, answer: &Exchange) -> String {
+    match outcome {
+        UpdateOutcome::Rejected { code } if !answer.is_success() => format!(
+            "rejected at once, {} (HTTP {})",
+            code_name(*code),
+            answer.status
+        ),
+        UpdateOutcome::Rejected { code } => {
+            format!("rejected by an operation ending with {}", code_name(*code))
+        }
+        UpdateOutcome::Applied(_) => "applied, not refused".into(),
+        UpdateOutcome::Unreadable => "an answer read neither as applied nor as refused".into(),
     }
 }
 
@@ -233,8 +230,6 @@ async fn take_tour(run: Arc<Run>) -> Findings {
 /// out). The text names the kinds of answer refused, not how many: the tour's key may come
 /// from the pool, which changes the count but not the kinds.
 fn strict_proto3_reading(exchanges: &[Exchange], create: Option<&Exchange>) -> String {
-    let created_here = exchanges.iter().any(|e| e.method == "POST");
-    let create = create.filter(|_| !created_here);
     let mut refused_kinds: Vec<String> = Vec::new();
     let mut first = None;
     for e in create.into_iter().chain(exchanges) {
