@@ -64,6 +64,38 @@ pub struct AuthArgs {
     pub token_url: String,
 }
 
+/// A second account, for the rules that need one (A2: another account's token is refused on
+/// every route; A3: List of one account never shows the other's keys). Without these flags
+/// the checkers that need them are reported as not run; the embedded server has a second
+/// account of its own.
+#[derive(Debug, Clone, Args)]
+pub struct AltArgs {
+    /// A second service account whose keys the run may create and delete with its own
+    /// credentials (rule A3; with a second account's token, also the account that token may
+    /// list, which proves the token works).
+    #[arg(long, value_name = "ID")]
+    pub alt_service_account_id: Option<String>,
+
+    /// IAM token of a second account that has no access to --service-account-id (rule A2;
+    /// never printed).
+    #[arg(
+        long,
+        env = "ALT_YC_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub alt_token: Option<String>,
+
+    /// A command that prints the second account's IAM token; rerun to refresh.
+    #[arg(long, value_name = "CMD")]
+    pub alt_token_command: Option<String>,
+
+    /// The second account's service account authorized key (path, or the JSON itself);
+    /// its service account is the default --alt-service-account-id.
+    #[arg(long, value_name = "FILE")]
+    pub alt_service_account_key_file: Option<String>,
+}
+
 /// How requests reach the target.
 #[derive(Debug, Clone, Args)]
 pub struct TransportArgs {
@@ -149,6 +181,9 @@ pub struct TargetArgs {
     /// Service account that owns the keys the run creates (required with --base-url).
     #[arg(long, value_name = "ID")]
     pub service_account_id: Option<String>,
+
+    #[command(flatten)]
+    pub alt: AltArgs,
 
     #[command(flatten)]
     pub transport: TransportArgs,
@@ -397,6 +432,14 @@ pub struct ServeArgs {
     /// The bearer token the server accepts.
     #[arg(long, env = "YC_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: String,
+
+    /// The token of a second account, which may act only on keys of --alt-account.
+    #[arg(long, value_name = "TOKEN", requires = "alt_account")]
+    pub alt_token: Option<String>,
+
+    /// The service account of the second account.
+    #[arg(long, value_name = "ID", requires = "alt_token")]
+    pub alt_account: Option<String>,
 
     /// When operations finish.
     #[arg(long, value_enum, default_value = "sync")]

@@ -50,7 +50,7 @@ fn caught(fault: Fault) {
     let v = properties(Masks::Strict, vec![fault], "11");
     assert_eq!(v.code, 1, "{fault}: {v:#?}");
     assert!(v.errored.is_empty(), "{fault}: {v:#?}");
-    let expected: BTreeSet<String> = [fault.rule().to_string()].into();
+    let expected: BTreeSet<String> = fault.rules().iter().map(|r| r.to_string()).collect();
     assert_eq!(v.rules(), expected, "{fault}: {:#?}", v.failed);
     assert!(v.failed.keys().all(|name| name.starts_with(PROPERTIES)));
     let lengths = shrunk_lengths(&v.stdout);

@@ -116,6 +116,13 @@ fn sides(args: &DiffArgs, seed: u64) -> Result<(RunArgs, RunArgs), String> {
             service_account_key_file: args.other_service_account_key_file.clone(),
             token_url: args.target.auth.token_url.clone(),
         };
+        // A's second account is A's: B with credentials of its own has none.
+        b.target.alt = crate::cli::AltArgs {
+            alt_service_account_id: None,
+            alt_token: None,
+            alt_token_command: None,
+            alt_service_account_key_file: None,
+        };
     }
     if let Some(id) = &args.other_service_account_id {
         b.target.service_account_id = Some(id.clone());

@@ -22,6 +22,9 @@ use crate::reference::{self, Options};
 use crate::report::{self, Facts, Keys, RunReport};
 use crate::runner::{self, Expected, Generation, Plan, Run};
 
+/// The second service account of the embedded reference server (its token is made per run).
+const EMBEDDED_ALT_ACCOUNT: &str = "ajesecondaccount0000";
+
 /// `accesskey-conformance run`, as a sequence of named phases. A phase that cannot go on
 /// returns the exit code that ends the run.
 pub fn run(mut args: RunArgs) -> ExitCode {
@@ -205,6 +208,17 @@ fn prepare(
                 harness(message)
             }
         })?;
+    let mut api = api;
+    if let Some(source) = &target.alt_source {
+        rt.block_on(api.add_alt(source.clone())).map_err(|e| {
+            let message = format!("cannot get the second account's IAM token: {e}");
+            if e.method == "token-command" {
+                usage(message)
+            } else {
+                harness(message)
+            }
+        })?;
+    }
     let token = api.token();
     let mut run = Run::new(
         api,
@@ -246,6 +260,7 @@ fn prepare(
                 EMBEDDED_WORKERS
             }),
     );
+    run.alt_account = target.alt_account.clone();
     run.clock_tolerance = chrono::Duration::from_std(args.target.clock_tolerance)
         .unwrap_or(chrono::Duration::minutes(5));
     run.min_interval = args
@@ -445,6 +460,9 @@ struct Target {
     source: Source,
     /// The service account whose keys the run creates.
     account: String,
+    /// The second account: its credentials (A2) and service account (A3).
+    alt_source: Option<Source>,
+    alt_account: Option<String>,
     loopback: bool,
     /// Key material to redact.
     hidden: Vec<String>,
@@ -456,7 +474,17 @@ struct Target {
 fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCode> {
     let Some(text) = &args.target.base_url else {
         let token = format!("t1.{}", uuid::Uuid::new_v4().simple());
+        let alt = reference::AltAccount {
+            token: format!("t1.{}", uuid::Uuid::new_v4().simple()),
+            service_account_id: args
+                .target
+                .alt
+                .alt_service_account_id
+                .clone()
+                .unwrap_or_else(|| EMBEDDED_ALT_ACCOUNT.to_string()),
+        };
         let mut options = Options::new(token.clone());
+        options.alt = Some(alt.clone());
         options.mode = args.target.reference_mode;
         options.style = args.target.reference_style;
         options.masks = args.target.reference_masks;
@@ -477,6 +505,8 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
                 .service_account_id
                 .clone()
                 .unwrap_or_else(|| "ajeconformanceaccount".to_string()),
+            alt_source: Some(Source::Fixed(alt.token)),
+            alt_account: Some(alt.service_account_id),
             loopback: true,
             hidden: Vec::new(),
             _server: Some(server),
@@ -506,15 +536,58 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
                 "a target URL needs --service-account-id (the account whose keys the run creates and deletes)",
             )
         })?;
+    let (alt_source, alt_account, hidden) = alt_credentials(&args.target, hidden)?;
+    if alt_account.as_deref() == Some(account.as_str()) {
+        return Err(usage(
+            "--alt-service-account-id must be another service account than --service-account-id",
+        ));
+    }
     Ok(Target {
         base_url: base.to_string(),
         operation_url,
         source,
         account,
+        alt_source,
+        alt_account,
         loopback: is_loopback(&base),
         hidden,
         _server: None,
     })
+}
+
+/// The second account of a target URL: its token source (from the --alt-token flags) and its
+/// service account (--alt-service-account-id, or the one its key file names), with the texts
+/// to redact added to `hidden`. A token without a service account to prove it on is refused.
+fn alt_credentials(
+    target: &crate::cli::TargetArgs,
+    mut hidden: Vec<String>,
+) -> Result<(Option<Source>, Option<String>, Vec<String>), ExitCode> {
+    let alt = &target.alt;
+    let auth = crate::cli::AuthArgs {
+        token: alt.alt_token.clone(),
+        token_command: alt.alt_token_command.clone(),
+        service_account_key_file: alt.alt_service_account_key_file.clone(),
+        token_url: target.auth.token_url.clone(),
+    };
+    let found = credentials(&auth).map_err(|e| usage(format!("second account: {e}")))?;
+    let account = alt
+        .alt_service_account_id
+        .clone()
+        .or_else(|| found.as_ref().and_then(|(_, a, _)| a.clone()))
+        .filter(|a| !a.trim().is_empty());
+    let source = match found {
+        Some((source, _, secrets)) => {
+            hidden.extend(secrets);
+            Some(source)
+        }
+        None => None,
+    };
+    if source.is_some() && account.is_none() {
+        return Err(usage(
+            "a second account's token needs --alt-service-account-id (a service account that token may list, to show the token works)",
+        ));
+    }
+    Ok((source, account, hidden))
 }
 
 /// Writes the reports the flags ask for (and the GitHub step summary when it is set).

@@ -41,6 +41,15 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     options.paging = args.paging;
     options.finish_after = args.operation_delay;
     options.create_answer = args.create_answer;
+    if let (Some(token), Some(account)) = (&args.alt_token, &args.alt_account) {
+        if token.trim().is_empty() || token == &options.token {
+            return usage("--alt-token must be a token of its own (not empty, not --token)");
+        }
+        options.alt = Some(reference::AltAccount {
+            token: token.clone(),
+            service_account_id: account.clone(),
+        });
+    }
     rt.block_on(async {
         let server = match reference::start(args.listen, options).await {
             Ok(s) => s,

@@ -39,6 +39,8 @@ pub struct Violation {
     pub curl: Option<String>,
     /// Further lines, e.g. the numbered steps of a shrunk generated sequence.
     pub detail: Option<String>,
+    /// The route of the REST surface where a checker of the route matrix found it.
+    pub route: Option<&'static str>,
 }
 
 impl Violation {
@@ -53,7 +55,14 @@ impl Violation {
             request: None,
             curl: None,
             detail: None,
+            route: None,
         }
+    }
+
+    /// Places the violation on a route of the matrix (unless it has one already).
+    pub fn on_route(mut self, route: &'static str) -> Self {
+        self.route.get_or_insert(route);
+        self
     }
 
     /// Marks the violation as one of the rule's should-level part.
@@ -104,6 +113,9 @@ impl Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}] {}", self.rule, self.title)?;
+        if let Some(route) = self.route {
+            write!(f, "\n    route: {route}")?;
+        }
         if let Some(p) = &self.pointer {
             write!(f, "\n    at: {p}")?;
         }

@@ -10,6 +10,18 @@ use std::time::{Duration, Instant};
 
 use super::auth::Source;
 use super::{Client, Exchange, Request, TransportError};
+use crate::contract::routes::{Host, Route};
+
+/// What a route is aimed at: the service account (Create, List, with List's paging), the
+/// key and the operation, their ids as they go into the path.
+#[derive(Debug, Clone, Default)]
+pub struct RouteAim {
+    pub account: String,
+    pub key: String,
+    pub operation: String,
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -18,14 +30,62 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub const KEYS_PATH: &str = "/iam/aws-compatibility/v1/accessKeys";
 
 /// Which credentials a request carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Auth {
     /// The run's IAM token.
+    #[default]
     Token,
     /// No Authorization header.
     Missing,
     /// A well-formed bearer token that no IAM issued.
     Invalid,
+    /// The run's token with characters appended (a server comparing prefixes accepts it).
+    Appended,
+    /// The run's token without its last character.
+    CutShort,
+    /// The run's token under the `Basic` scheme.
+    Basic,
+    /// The run's token under `bearer` in lower case (HTTP scheme names are
+    /// case-insensitive: accepting it is a choice, recorded, never judged).
+    LowerCaseBearer,
+    /// The second account's token (`--alt-token` and its kin).
+    Alt,
+}
+
+/// The token no IAM issued (`Auth::Invalid`): not a secret, so shown as it is.
+const INVALID_TOKEN: &str = "t1.invalid-token-from-accesskey-conformance";
+/// What `Auth::Appended` adds to the token.
+const APPENDED: &str = "x0";
+
+impl Auth {
+    /// How reports show the Authorization header (the token itself never appears).
+    pub fn shown(self) -> Option<String> {
+        match self {
+            Auth::Missing => None,
+            Auth::Invalid => Some(format!("Bearer {INVALID_TOKEN}")),
+            Auth::Token => Some("Bearer [redacted]".into()),
+            Auth::Appended => Some(format!("Bearer [redacted]{APPENDED}")),
+            Auth::CutShort => Some("Bearer [redacted, last character cut]".into()),
+            Auth::Basic => Some("Basic [redacted]".into()),
+            Auth::LowerCaseBearer => Some("bearer [redacted]".into()),
+            Auth::Alt => Some("Bearer [redacted: the second account's token]".into()),
+        }
+    }
+
+    /// The Authorization header as a curl reproduction writes it: the tokens stay shell
+    /// variables (`$YC_TOKEN`, `$ALT_YC_TOKEN`).
+    pub fn curl_header(self) -> Option<String> {
+        match self {
+            Auth::Missing => None,
+            Auth::Invalid => Some(format!("Authorization: Bearer {INVALID_TOKEN}")),
+            Auth::Token => Some("Authorization: Bearer $YC_TOKEN".into()),
+            Auth::Appended => Some(format!("Authorization: Bearer ${{YC_TOKEN}}{APPENDED}")),
+            Auth::CutShort => Some("Authorization: Bearer ${YC_TOKEN%?}".into()),
+            Auth::Basic => Some("Authorization: Basic $YC_TOKEN".into()),
+            Auth::LowerCaseBearer => Some("Authorization: bearer $YC_TOKEN".into()),
+            Auth::Alt => Some("Authorization: Bearer $ALT_YC_TOKEN".into()),
+        }
+    }
 }
 
 /// The target's endpoints and credentials.
@@ -36,24 +96,43 @@ pub struct Api {
     pub base_url: String,
     /// Operation service base URL without a trailing slash.
     pub operation_url: String,
-    /// The current IAM token; replaced when credentials are refreshed.
-    token: Arc<RwLock<String>>,
-    credentials: Arc<Credentials>,
+    /// The run's own credentials.
+    main: Arc<Principal>,
+    /// A second account's credentials, when the run has them (rule A2).
+    alt: Option<Arc<Principal>>,
+    /// Every token used so far, and its near misses (for redaction).
+    seen: Arc<Mutex<Vec<String>>>,
 }
 
-/// How the token is renewed, and every token used so far (for redaction).
+/// One account's credentials: the current token and how it is renewed.
 #[derive(Debug)]
-struct Credentials {
+struct Principal {
+    /// The current IAM token; replaced when it is renewed.
+    token: RwLock<String>,
     source: Source,
     /// When the current token should be renewed (some time before it expires).
     renew_at: Mutex<Option<Instant>>,
     /// One renewal at a time.
     renewing: tokio::sync::Mutex<()>,
-    seen: Mutex<Vec<String>>,
+}
+
+impl Principal {
+    fn new(source: Source, token: String) -> Self {
+        Principal {
+            token: RwLock::new(token),
+            source,
+            renew_at: Mutex::new(None),
+            renewing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn token(&self) -> String {
+        self.token.read().map(|t| t.clone()).unwrap_or_default()
+    }
 }
 
 /// Percent-encodes one path segment (ids come from the target and are not trusted).
-fn segment(s: &str) -> String {
+pub fn segment(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -65,14 +144,9 @@ fn segment(s: &str) -> String {
     out
 }
 
-/// A fresh Idempotency-Key: random per process, counted within it (unique without asking
-/// the system for randomness on every request).
+/// A fresh Idempotency-Key: a random UUID (v4), as the API design guide asks.
 fn idempotency_key() -> String {
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
-    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}-{n:08}")
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// A request that may be sent more than once (retries): a mutating one carries a fresh
@@ -92,21 +166,26 @@ fn request(method: Method, url: String, auth: Auth, body: Option<String>) -> Req
     }
 }
 
+/// `token` without its last character.
+fn cut_short(token: &str) -> String {
+    let mut cut = token.to_string();
+    cut.pop();
+    cut
+}
+
 impl Api {
     /// An Api with a fixed token.
     pub fn new(client: Client, base_url: &str, operation_url: &str, token: String) -> Self {
-        Api {
+        let api = Api {
             client,
             base_url: base_url.trim_end_matches('/').to_string(),
             operation_url: operation_url.trim_end_matches('/').to_string(),
-            token: Arc::new(RwLock::new(token.clone())),
-            credentials: Arc::new(Credentials {
-                source: Source::Fixed(token.clone()),
-                renew_at: Mutex::new(None),
-                renewing: tokio::sync::Mutex::new(()),
-                seen: Mutex::new(vec![token]),
-            }),
-        }
+            main: Arc::new(Principal::new(Source::Fixed(token.clone()), token.clone())),
+            alt: None,
+            seen: Arc::new(Mutex::new(Vec::new())),
+        };
+        api.note_token(&token);
+        api
     }
 
     /// An Api whose token comes from `source`; gets the first token now.
@@ -117,75 +196,142 @@ impl Api {
         source: Source,
     ) -> Result<Self, TransportError> {
         let mut api = Api::new(client, base_url, operation_url, String::new());
-        api.credentials = Arc::new(Credentials {
-            source,
-            renew_at: Mutex::new(None),
-            renewing: tokio::sync::Mutex::new(()),
-            seen: Mutex::new(Vec::new()),
-        });
-        api.renew(None).await?;
+        lock(&api.seen).clear();
+        api.main = Arc::new(Principal::new(source, String::new()));
+        api.renew(&api.main, None).await?;
         Ok(api)
+    }
+
+    /// Adds a second account's credentials (rule A2); gets its first token now.
+    pub async fn add_alt(&mut self, source: Source) -> Result<(), TransportError> {
+        let alt = Arc::new(Principal::new(source, String::new()));
+        self.renew(&alt, None).await?;
+        self.alt = Some(alt);
+        Ok(())
+    }
+
+    /// Whether the run has a second account's credentials.
+    pub fn has_alt(&self) -> bool {
+        self.alt.is_some()
     }
 
     /// The token requests carry now.
     pub fn token(&self) -> String {
-        self.token.read().map(|t| t.clone()).unwrap_or_default()
+        self.main.token()
     }
 
-    /// Every token this Api has used (so that all of them are redacted).
+    /// Every token this Api has used, and the near misses made of them (so that all are
+    /// redacted).
     pub fn tokens_seen(&self) -> Vec<String> {
-        lock(&self.credentials.seen).clone()
+        lock(&self.seen).clone()
     }
 
-    /// Gets a new token, unless another task already replaced `stale` meanwhile.
-    async fn renew(&self, stale: Option<&str>) -> Result<(), TransportError> {
-        let _one_at_a_time = self.credentials.renewing.lock().await;
-        if stale.is_some_and(|s| s != self.token()) {
+    fn note_token(&self, token: &str) {
+        if !token.is_empty() {
+            lock(&self.seen).extend([token.to_string(), cut_short(token)]);
+        }
+    }
+
+    /// Gets a new token for `principal`, unless another task already replaced `stale`.
+    async fn renew(
+        &self,
+        principal: &Principal,
+        stale: Option<&str>,
+    ) -> Result<(), TransportError> {
+        let _one_at_a_time = principal.renewing.lock().await;
+        if stale.is_some_and(|s| s != principal.token()) {
             return Ok(());
         }
-        let issued = self.credentials.source.issue(&self.client).await?;
-        lock(&self.credentials.seen).push(issued.token.clone());
-        *lock(&self.credentials.renew_at) = issued.valid_for.map(|v| {
+        let issued = principal.source.issue(&self.client).await?;
+        self.note_token(&issued.token);
+        *lock(&principal.renew_at) = issued.valid_for.map(|v| {
             // Renew when a tenth of the lifetime (at most five minutes) is left.
             Instant::now() + v - (v / 10).min(Duration::from_secs(300))
         });
-        if let Ok(mut t) = self.token.write() {
+        if let Ok(mut t) = principal.token.write() {
             *t = issued.token;
         }
         Ok(())
     }
 
     fn authorization(&self, auth: Auth) -> Option<String> {
+        let token = self.main.token();
         match auth {
-            Auth::Token => Some(format!("Bearer {}", self.token())),
+            Auth::Token => Some(format!("Bearer {token}")),
             Auth::Missing => None,
-            Auth::Invalid => Some("Bearer t1.invalid-token-from-accesskey-conformance".into()),
+            Auth::Invalid => Some(format!("Bearer {INVALID_TOKEN}")),
+            Auth::Appended => Some(format!("Bearer {token}{APPENDED}")),
+            Auth::CutShort => Some(format!("Bearer {}", cut_short(&token))),
+            Auth::Basic => Some(format!("Basic {token}")),
+            Auth::LowerCaseBearer => Some(format!("bearer {token}")),
+            Auth::Alt => self.alt.as_ref().map(|p| format!("Bearer {}", p.token())),
         }
     }
 
     /// Sends a request with the credentials of the moment. A token about to expire is renewed
-    /// first; a 401 to the run's own token is answered by renewing once and sending again.
+    /// first; a 401 to an account's own token is answered by renewing once and sending again.
     pub async fn send(&self, request: &Request) -> Result<Exchange, TransportError> {
-        let renewable = request.auth == Auth::Token && self.credentials.source.renewable();
-        if renewable {
-            let due = *lock(&self.credentials.renew_at);
+        let principal = match request.auth {
+            Auth::Token => Some(&self.main),
+            Auth::Alt => Some(self.alt.as_ref().ok_or_else(|| TransportError {
+                method: request.method.to_string(),
+                url: request.url.clone(),
+                reason: "the run has no second account's credentials".into(),
+            })?),
+            _ => None,
+        };
+        let renewable = principal.filter(|p| p.source.renewable());
+        if let Some(p) = renewable {
+            let due = *lock(&p.renew_at);
             if due.is_some_and(|at| Instant::now() >= at) {
-                self.renew(Some(&self.token())).await?;
+                self.renew(p, Some(&p.token())).await?;
             }
         }
-        let used = self.token();
+        let used = principal.map(|p| p.token());
         let exchange = self
             .client
             .send(request, self.authorization(request.auth))
             .await?;
-        if exchange.status == 401 && renewable {
-            self.renew(Some(&used)).await?;
+        if let (401, Some(p), Some(used)) = (exchange.status, renewable, used) {
+            self.renew(p, Some(&used)).await?;
             return self
                 .client
                 .send(request, self.authorization(request.auth))
                 .await;
         }
         Ok(exchange)
+    }
+
+    /// The request of `route` aimed at `aim`, with these credentials and body. The ids of
+    /// `aim` go into the path as they are (callers encode them with [`segment`]), so that a
+    /// trial can aim at a path with a segment too many.
+    pub fn route_request(
+        &self,
+        route: &Route,
+        aim: &RouteAim,
+        auth: Auth,
+        body: Option<String>,
+    ) -> Request {
+        let base = match route.host {
+            Host::Iam => &self.base_url,
+            Host::Operation => &self.operation_url,
+        };
+        let path = route
+            .path
+            .replace("{accessKeyId}", &aim.key)
+            .replace("{operationId}", &aim.operation);
+        let mut url = format!("{base}{path}");
+        if route.method == "GET" && route.aim == crate::contract::routes::Aim::Account {
+            url.push_str(&format!("?serviceAccountId={}", segment(&aim.account)));
+            if let Some(size) = aim.page_size {
+                url.push_str(&format!("&pageSize={size}"));
+            }
+            if let Some(token) = aim.page_token.as_deref().filter(|t| !t.is_empty()) {
+                url.push_str(&format!("&pageToken={}", segment(token)));
+            }
+        }
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap_or(Method::GET);
+        request(method, url, auth, body)
     }
 
     pub fn key_url(&self, id: &str) -> String {

@@ -5,7 +5,7 @@
 mod api;
 pub mod auth;
 
-pub use api::{Api, Auth};
+pub use api::{Api, Auth, RouteAim, segment};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ pub struct Exchange {
     pub url: String,
     /// Request headers as sent, with the Authorization value redacted.
     pub request_headers: Vec<(String, String)>,
+    /// Which credentials the request carried (the curl reproduction writes them again).
+    pub auth: Auth,
     pub request_body: Option<String>,
     pub status: u16,
     /// `HTTP/1.1`, `HTTP/2.0`: the protocol the answer came in.
@@ -91,7 +93,9 @@ impl Exchange {
         let mut cmd = format!("curl -sS -X {} '{}'", self.method, self.url);
         for (name, value) in &self.request_headers {
             if name.eq_ignore_ascii_case("authorization") {
-                cmd.push_str(" -H \"Authorization: Bearer $YC_TOKEN\"");
+                if let Some(header) = self.auth.curl_header() {
+                    cmd.push_str(&format!(" -H \"{header}\""));
+                }
             } else if name.eq_ignore_ascii_case("idempotency-key") {
                 // A repeat must be a new request, not a replay the server answers from memory.
                 continue;
@@ -142,6 +146,25 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// A raw body: the harness sends malformed bodies on purpose.
     pub body: Option<String>,
+}
+
+impl Request {
+    /// The Idempotency-Key the request carries (mutations only).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The same request with this Idempotency-Key instead of its own.
+    pub fn with_idempotency_key(mut self, key: &str) -> Self {
+        self.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("idempotency-key"));
+        self.headers
+            .push(("Idempotency-Key".to_string(), key.to_string()));
+        self
+    }
 }
 
 /// Makes ring the process's TLS crypto provider (once; later calls do nothing). reqwest is
@@ -200,7 +223,8 @@ impl Client {
         let mut builder = self.http.request(req.method.clone(), &req.url);
         if let Some(auth) = &authorization {
             builder = builder.header(reqwest::header::AUTHORIZATION, auth);
-            request_headers.push(("Authorization".to_string(), "Bearer [redacted]".to_string()));
+            let shown = req.auth.shown().unwrap_or_else(|| "[redacted]".into());
+            request_headers.push(("Authorization".to_string(), shown));
         }
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -254,6 +278,7 @@ impl Client {
                 method: req.method.to_string(),
                 url: req.url.clone(),
                 request_headers,
+                auth: req.auth,
                 request_body: req.body.clone(),
                 status,
                 http_version,

@@ -3,6 +3,7 @@
 
 pub mod cases;
 pub mod model;
+pub mod routes;
 pub mod rules;
 pub mod schemas;
 pub mod timestamp;

@@ -1,7 +1,7 @@
 //! The rule table: every [`Rule`] the harness checks, with its id, [`Level`] and title.
 //!
 //! Ids follow the project's contract brief (T timestamps, O operations, U update semantics,
-//! E errors and auth, L List, X secrets) plus S1 for the field types of the reference page, which the
+//! E errors and auth, X secrets, A/G/I/P the rules of every route, L List) plus S1 for the field types of the reference page, which the
 //! JSON Schemas in `schemas/` carry.
 
 use std::fmt;
@@ -180,6 +180,47 @@ pub static RULES: &[Rule] = &[
         "JSON answers are labelled application/json and are valid UTF-8",
     ),
     rule(
+        "X1",
+        Must,
+        "no secret after Create and no undocumented access key field",
+    ),
+    rule(
+        "A1",
+        Must,
+        "every route refuses missing, unknown and near-miss credentials with UNAUTHENTICATED",
+    ),
+    rule(
+        "A2",
+        Must,
+        "every route refuses another account's token for this account's keys and operations",
+    ),
+    rule(
+        "A3",
+        Must,
+        "List shows only the account asked for on every page, and nothing for a near-miss account id",
+    ),
+    rule(
+        "G1",
+        Must,
+        "a deleted key is gone on every read path, at once and a moment later",
+    ),
+    rule(
+        "G2",
+        Must,
+        "after an update every read path shows the same key",
+    ),
+    rule(
+        "I1",
+        Should,
+        "a mutation repeated with the same Idempotency-Key acts once",
+    ),
+    rule(
+        "I2",
+        Info,
+        "what a reused Idempotency-Key with another body does",
+    ),
+    rule("P1", Should, "ids in paths are matched exactly"),
+    rule(
         "L1",
         Must,
         "walking List page by page yields each of the account's keys exactly once",
@@ -190,11 +231,6 @@ pub static RULES: &[Rule] = &[
         "List filtered by a service account shows only that account's keys",
     ),
     rule("L3", Should, "a List page holds at most pageSize keys"),
-    rule(
-        "X1",
-        Must,
-        "no secret after Create and no undocumented access key field",
-    ),
 ];
 
 /// Looks a rule up by id.

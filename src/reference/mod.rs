@@ -75,10 +75,20 @@ pub enum Masks {
     Lenient,
 }
 
+/// A second account: its token may act only on keys of its own service account (rule A2),
+/// while the main token may act on every account (as a cloud administrator's would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AltAccount {
+    pub token: String,
+    pub service_account_id: String,
+}
+
 /// How the reference server behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub token: String,
+    /// The second account, when there is one.
+    pub alt: Option<AltAccount>,
     pub mode: Mode,
     pub style: Style,
     /// In asynchronous mode, how many reads of an operation it takes to finish it.
@@ -225,6 +235,7 @@ impl Options {
     pub fn new(token: impl Into<String>) -> Self {
         Options {
             token: token.into(),
+            alt: None,
             mode: Mode::Sync,
             style: Style::Live,
             async_polls: 2,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -38,7 +38,50 @@ struct Shared {
 
 type AppState = Arc<Shared>;
 
+/// Who sent a request: the main token (which may act on every service account) or the
+/// second account's (which may act on its own service account only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Principal {
+    Main,
+    Alt,
+}
+
+/// Which routes check that the principal may act on the account (the fault
+/// OwnershipCheckedOnKeysOnly leaves the collection and operation routes out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Get, Update, Delete: a key looked up by id.
+    Item,
+    /// Create, List, ListOperations, the operation read.
+    Other,
+}
+
+fn permission_denied() -> Status {
+    Status::new(
+        code::PERMISSION_DENIED,
+        "the credentials may not act on this service account",
+    )
+}
+
 impl Shared {
+    /// Whether `principal` may act on keys of `account`, as checked on `route`.
+    fn may_act(&self, principal: Principal, account: &str, route: Route) -> Result<(), Status> {
+        let allowed = match principal {
+            Principal::Main => true,
+            Principal::Alt => self
+                .options
+                .alt
+                .as_ref()
+                .is_some_and(|alt| alt.service_account_id == account),
+        };
+        let checked = route == Route::Item || !self.options.has(Fault::OwnershipCheckedOnKeysOnly);
+        if allowed || !checked {
+            Ok(())
+        } else {
+            Err(permission_denied())
+        }
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         // A poisoned lock only means a handler panicked; the data is still usable.
         let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -251,7 +294,10 @@ async fn idempotent(State(state): State<AppState>, request: Request, next: Next)
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(|k| format!("{} {} {k}", request.method(), request.uri().path()));
-    let (true, Some(key)) = (mutating, key) else {
+    let has_id = request.uri().path() != KEYS;
+    let ignored = state.options.has(Fault::IdempotencyIgnored)
+        || (state.options.has(Fault::IdempotencyOnlyWithId) && !has_id);
+    let (true, Some(key), false) = (mutating, key, ignored) else {
         return next.run(request).await;
     };
     if let Some((status, headers, body)) = lock(&state.replies).get(&key).cloned() {
@@ -303,27 +349,50 @@ async fn record(State(state): State<AppState>, request: Request, next: Next) -> 
         .await
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let expected = format!("Bearer {}", state.options.token);
+async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let options = &state.options;
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let matches = |token: &str| {
+        let expected = format!("Bearer {token}");
+        presented.as_deref().is_some_and(|p| {
+            p == expected || (options.has(Fault::TokenPrefixMatch) && p.starts_with(&expected))
+        })
+    };
     let issued = presented
+        .as_deref()
         .and_then(|p| p.strip_prefix("Bearer "))
         .and_then(|t| lock(&state.tokens).get(t).copied())
         .is_some_and(|until| std::time::Instant::now() < until);
-    if presented == Some(expected.as_str())
+    let alt = options.alt.as_ref().is_some_and(|a| matches(&a.token));
+    let principal = if alt {
+        Some(Principal::Alt)
+    } else if matches(&options.token)
         || issued
         || request.uri().path() == TOKENS
-        || state.options.has(Fault::SkipsAuth)
+        || options.has(Fault::SkipsAuth)
+        || (options.has(Fault::AuthOnlyOnMutations) && request.method() == "GET")
     {
-        next.run(request).await
+        Some(Principal::Main)
     } else {
-        state.error(Status::new(
+        None
+    };
+    match principal {
+        Some(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        None => state.error(Status::new(
             code::UNAUTHENTICATED,
             "the request has no valid IAM token",
-        ))
+        )),
     }
 }
 
@@ -384,13 +453,18 @@ fn description_too_long(options: &Options, description: &str) -> Option<Status> 
     })
 }
 
-async fn key_create(State(state): State<AppState>, body: Bytes) -> Response {
+async fn key_create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: Bytes,
+) -> Response {
     let options = &state.options;
     let result = (|| {
         let body = parse_object(&body)?;
         let account = optional_string(options, &body, "serviceAccountId")?
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Status::new(code::INVALID_ARGUMENT, "serviceAccountId is required"))?;
+        state.may_act(principal, &account, Route::Other)?;
         let description = optional_string(options, &body, "description")?.unwrap_or_default();
         if let Some(status) = description_too_long(options, &description) {
             return Err(status);
@@ -423,12 +497,39 @@ fn not_found(id: &str) -> Status {
     Status::new(code::NOT_FOUND, format!("access key {id} not found"))
 }
 
-async fn key_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let key = state.store().keys.get(&id).cloned();
+async fn key_get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let options = &state.options;
+    let key = {
+        let mut store = state.store();
+        let found = store
+            .resolve(options, &id)
+            .and_then(|id| store.keys.get(&id).cloned())
+            .filter(|k| !k.deleted);
+        if options.has(Fault::GetCacheKeptAfterDelete) {
+            match store.get_cache.get(&id).cloned() {
+                Some(cached) => Some(cached),
+                None => {
+                    if let Some(key) = &found {
+                        store.get_cache.insert(id.clone(), key.clone());
+                    }
+                    found
+                }
+            }
+        } else {
+            found
+        }
+    };
     match key {
         Some(key) => {
+            if let Err(status) = state.may_act(principal, &key.service_account_id, Route::Item) {
+                return state.error(status);
+            }
             let mut body = state.render().key(&key, false);
-            if state.options.has(Fault::SecretInGet) {
+            if options.has(Fault::SecretInGet) {
                 body["secret"] = json!(key.secret);
             }
             json_response(200, body)
@@ -437,8 +538,28 @@ async fn key_get(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     }
 }
 
+/// Whether a key of `owner` is listed for the account asked for: equal, or with the
+/// AccountFilterUsesLike fault as SQL's LIKE matches (ASCII letter case ignored, `_` any one
+/// character, `%` any run).
+fn account_matches(options: &Options, asked: &str, owner: &str) -> bool {
+    if !options.has(Fault::AccountFilterUsesLike) {
+        return asked == owner;
+    }
+    fn like(pattern: &[u8], text: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some((b'%', rest)) => (0..=text.len()).any(|i| like(rest, &text[i..])),
+            Some((&p, rest)) => text.split_first().is_some_and(|(&t, tail)| {
+                (p == b'_' || p.eq_ignore_ascii_case(&t)) && like(rest, tail)
+            }),
+        }
+    }
+    like(asked.as_bytes(), owner.as_bytes())
+}
+
 async fn key_list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if state.options.has(Fault::ListInternalError) {
@@ -450,6 +571,9 @@ async fn key_list(
             "serviceAccountId is required",
         ));
     };
+    if let Err(status) = state.may_act(principal, account, Route::Other) {
+        return state.error(status);
+    }
     let page_size = match query.get("pageSize").map(|s| s.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if n <= 1000 => {
@@ -491,12 +615,13 @@ async fn key_list(
     } else {
         page_size
     };
-    let every_account = state.options.has(Fault::ListIgnoresAccount);
+    let every_account = state.options.has(Fault::ListIgnoresAccount)
+        || (state.options.has(Fault::ListFilterLostOnNextPage) && !after.is_empty());
     let store = state.store();
-    let mut matching = store
-        .keys
-        .values()
-        .filter(|k| (every_account || &k.service_account_id == account) && k.id > after);
+    let mut matching = store.keys.values().filter(|k| {
+        (every_account || account_matches(&state.options, account, &k.service_account_id))
+            && k.id > after
+    });
     let render = state.render();
     let mut page = Vec::new();
     let mut last = None;
@@ -504,6 +629,9 @@ async fn key_list(
         let mut shown = key.clone();
         if state.options.has(Fault::StaleList) {
             shown.description = key.previous_description.clone();
+        }
+        if state.options.has(Fault::ListsShowFirstWrite) {
+            shown.description = key.first_description.clone();
         }
         page.push(render.key(&shown, false));
         last = Some(key.id.clone());
@@ -735,11 +863,12 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
 
 async fn key_update(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let options = &state.options;
-    let mut id = id;
+    let mut id = state.store().resolve(options, &id).unwrap_or(id);
     if options.has(Fault::BodyAccessKeyIdWins)
         && let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body)
         && let Some(Value::String(named)) = fields.get("accessKeyId")
@@ -747,8 +876,17 @@ async fn key_update(
     {
         id = named.clone();
     }
-    let exists = state.store().keys.contains_key(&id);
-    if !exists {
+    let owner = state
+        .store()
+        .keys
+        .get(&id)
+        .map(|k| k.service_account_id.clone());
+    if let Some(owner) = &owner
+        && let Err(status) = state.may_act(principal, owner, Route::Item)
+    {
+        return state.error(status);
+    }
+    if owner.is_none() {
         if options.has(Fault::UpdateCreatesMissingKey) {
             let mut store = state.store();
             let mut key = store.create_key(options, "ajeorphanaccount0000", String::new());
@@ -771,10 +909,25 @@ async fn key_update(
     respond_operation(&state, &op_id)
 }
 
-async fn key_delete(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn key_delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
     let options = &state.options;
-    if !state.store().keys.contains_key(&id) {
+    let resolved = state.store().resolve(options, &id);
+    let owner = resolved.as_ref().and_then(|id| {
+        state
+            .store()
+            .keys
+            .get(id)
+            .map(|k| k.service_account_id.clone())
+    });
+    let (Some(id), Some(owner)) = (resolved, owner) else {
         return state.error(not_found(&id));
+    };
+    if let Err(status) = state.may_act(principal, &owner, Route::Item) {
+        return state.error(status);
     }
     let op_id = state
         .store()
@@ -804,23 +957,55 @@ fn respond_operation(state: &Shared, op_id: &str) -> Response {
     }
 }
 
-async fn key_operations(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn key_operations(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let options = &state.options;
     let store = state.store();
+    let id = store.resolve(options, &id).unwrap_or(id);
     let render = state.render();
-    let ops: Vec<Value> = store
+    let mine: Vec<&super::store::Operation> = store
         .operations
         .values()
         .filter(|op| op.key_id == id)
-        .map(|op| render.operation(op))
         .collect();
-    if ops.is_empty() && !store.keys.contains_key(&id) {
+    let owner = store
+        .keys
+        .get(&id)
+        .map(|k| k.service_account_id.clone())
+        .or_else(|| mine.first().map(|op| op.account.clone()));
+    let Some(owner) = owner else {
         drop(store);
         return state.error(not_found(&id));
+    };
+    if let Err(status) = state.may_act(principal, &owner, Route::Other) {
+        drop(store);
+        return state.error(status);
     }
+    let ops: Vec<Value> = mine
+        .into_iter()
+        .map(|op| {
+            if options.has(Fault::ListsShowFirstWrite) {
+                // The row as it was written when the operation started.
+                let mut first = op.clone();
+                first.result = None;
+                first.modified_at = first.created_at;
+                render.operation(&first)
+            } else {
+                render.operation(op)
+            }
+        })
+        .collect();
     json_response(200, json!({ "operations": ops }))
 }
 
-async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn operation_get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
     if state.options.has(Fault::OperationNotReadable) {
         return state.error(Status::new(
             code::NOT_FOUND,
@@ -854,6 +1039,11 @@ async fn operation_get(State(state): State<AppState>, Path(id): Path<String>) ->
             code::NOT_FOUND,
             format!("operation {id} not found"),
         ));
+    }
+    if let Some(op) = &op
+        && let Err(status) = state.may_act(principal, &op.account, Route::Other)
+    {
+        return state.error(status);
     }
     match op {
         Some(mut op) => {

@@ -19,6 +19,7 @@ const EMPTY: &str = "google.protobuf.Empty";
 pub mod code {
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const NOT_FOUND: i32 = 5;
+    pub const PERMISSION_DENIED: i32 = 7;
     pub const RESOURCE_EXHAUSTED: i32 = 8;
     pub const INTERNAL: i32 = 13;
     pub const UNIMPLEMENTED: i32 = 12;
@@ -70,6 +71,10 @@ pub struct Key {
     pub last_used_at: Option<DateTime<Utc>>,
     /// The description before the last update (only the StaleList fault shows it).
     pub previous_description: String,
+    /// The description the key was created with (only the ListsShowFirstWrite fault shows it).
+    pub first_description: String,
+    /// Marked deleted but kept (only with the SoftDeleteSeenOnlyByGet fault).
+    pub deleted: bool,
 }
 
 /// What an operation does when it finishes.
@@ -91,6 +96,8 @@ pub struct Operation {
     pub id: String,
     pub kind: OpKind,
     pub key_id: String,
+    /// The service account of the key it acts on (who may read the operation).
+    pub account: String,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
     pub created_by: String,
@@ -113,6 +120,8 @@ pub struct Store {
     existing: usize,
     /// The source of random ids (seeded once from the system).
     random: u64,
+    /// Keys as Get last served them (only with the GetCacheKeptAfterDelete fault).
+    pub get_cache: BTreeMap<String, Key>,
 }
 
 const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuv0123456789";
@@ -137,6 +146,22 @@ fn next_random(state: &mut u64) -> u64 {
 }
 
 impl Store {
+    /// The id of the key `id` names: itself, or with the IdsMatchedCaseInsensitively fault
+    /// any key whose id equals it but for letter case (a case-insensitive collation).
+    pub fn resolve(&self, options: &Options, id: &str) -> Option<String> {
+        if self.keys.contains_key(id) {
+            return Some(id.to_string());
+        }
+        if options.has(Fault::IdsMatchedCaseInsensitively) {
+            return self
+                .keys
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(id))
+                .cloned();
+        }
+        None
+    }
+
     /// A store holding the keys the options say exist before any client comes.
     pub fn new(options: &Options) -> Self {
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
@@ -207,6 +232,8 @@ impl Store {
             service_account_id: service_account_id.to_string(),
             created_at,
             previous_description: description.clone(),
+            first_description: description.clone(),
+            deleted: false,
             description,
             key_id: format!("YCAJE{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
             secret: format!("YCM{}", &secret[..37]),
@@ -244,10 +271,16 @@ impl Store {
             }),
             _ => None,
         };
+        let account = self
+            .keys
+            .get(key_id)
+            .map(|k| k.service_account_id.clone())
+            .unwrap_or_default();
         let op = Operation {
             id: self.fresh_id(options, "aje"),
             kind,
             key_id: key_id.to_string(),
+            account,
             created_at: now,
             modified_at: now,
             created_by: "ajeharnessuser00000".to_string(),
@@ -295,7 +328,15 @@ impl Store {
         let result = match effect {
             Effect::Fail(status) => Err(status),
             Effect::Delete => {
-                self.keys.remove(&key_id);
+                if options.has(Fault::SoftDeleteSeenOnlyByGet) {
+                    // Marked, not removed: only Get's query filters the mark.
+                    if let Some(key) = self.keys.get_mut(&key_id) {
+                        key.deleted = true;
+                    }
+                } else {
+                    self.keys.remove(&key_id);
+                }
+                // The Get cache of the fault is not told (it is invalidated on updates only).
                 Ok(None)
             }
             Effect::SetDescription(description) => match self.keys.get_mut(&key_id) {
@@ -310,6 +351,9 @@ impl Store {
                         key.last_used_at = None;
                     }
                     let mut shown = key.clone();
+                    if let Some(cached) = self.get_cache.get_mut(&key_id) {
+                        *cached = key.clone();
+                    }
                     if options.has(Fault::StaleUpdateResponse) {
                         shown.description = before;
                     }

@@ -1,7 +1,7 @@
 //! What the console shows after libtest's own lines: observed behaviours, expected failures,
 //! stale expectations, problems, and the closing line.
 
-use super::{RunReport, Verdict};
+use super::{CellState, Matrix, RunReport, Verdict};
 use crate::runner::Status;
 
 /// The text printed to stdout at the end of a run.
@@ -30,6 +30,7 @@ pub fn closing(report: &RunReport) -> String {
             out.push_str(&format!("  {}\n", t.name));
         }
     }
+    out.push_str(&matrix(&report.matrix));
     for problem in &report.problems {
         out.push_str(&format!("harness error: {problem}\n"));
     }
@@ -54,5 +55,77 @@ pub fn closing(report: &RunReport) -> String {
             v => format!("{} (exit {})", v.as_str().to_uppercase(), report.exit_code),
         }
     ));
+    out
+}
+
+/// The route matrix as a table, then the cells that did not run and why.
+pub fn matrix(matrix: &Matrix) -> String {
+    if matrix.rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "route matrix (checker x route): ok ran, FAIL failed, -- not run, . not covered\n",
+    );
+    let label = |trial: &str, rule: &str| {
+        format!(
+            "{} ({rule})",
+            trial.strip_prefix("routes::").unwrap_or(trial)
+        )
+    };
+    let width = matrix
+        .rows
+        .iter()
+        .map(|r| label(&r.trial, r.rule).len())
+        .max()
+        .unwrap_or(0);
+    out.push_str(&format!("  {:width$}", ""));
+    for route in &matrix.routes {
+        out.push_str(&format!(" {route}"));
+    }
+    out.push('\n');
+    let mut not_run = Vec::new();
+    for row in &matrix.rows {
+        out.push_str(&format!("  {:width$}", label(&row.trial, row.rule)));
+        for (cell, route) in row.cells.iter().zip(&matrix.routes) {
+            let mark = match cell.state {
+                CellState::Ran => "ok",
+                CellState::Failed => "FAIL",
+                CellState::NotRun => "--",
+                CellState::NotCovered => ".",
+            };
+            out.push_str(&format!(" {mark:<w$}", w = route.len()));
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        let missing: Vec<_> = row
+            .cells
+            .iter()
+            .filter(|c| c.state == CellState::NotRun)
+            .collect();
+        let covered = row
+            .cells
+            .iter()
+            .filter(|c| c.state != CellState::NotCovered)
+            .count();
+        let reasons: std::collections::BTreeSet<&str> =
+            missing.iter().filter_map(|c| c.reason.as_deref()).collect();
+        if !missing.is_empty() && missing.len() == covered && reasons.len() == 1 {
+            let reason = reasons.iter().next().copied().unwrap_or_default();
+            not_run.push(format!("  {}: {reason}\n", row.trial));
+        } else {
+            for c in missing {
+                not_run.push(format!(
+                    "  {} on {}: {}\n",
+                    row.trial,
+                    c.route,
+                    c.reason.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    if !not_run.is_empty() {
+        out.push_str("not run:\n");
+        out.extend(not_run);
+    }
     out
 }

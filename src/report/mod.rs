@@ -107,6 +107,9 @@ pub struct ViolationReport {
     pub reproduce: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The route of the matrix where a checker found it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'static str>,
 }
 
 impl ViolationReport {
@@ -122,6 +125,7 @@ impl ViolationReport {
             request: opt(&v.request),
             reproduce: opt(&v.curl),
             detail: opt(&v.detail),
+            route: v.route,
         }
     }
 }
@@ -144,6 +148,10 @@ pub struct TrialReport {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// Skipped because the setup lacks what it needs (a second account, keys of its own):
+    /// reported as not run, and not counted against the coverage floor.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<Expected>,
     pub observations: Vec<String>,
@@ -162,6 +170,122 @@ pub struct Coverage {
     pub trials: usize,
     /// Requests those trials sent.
     pub requests: usize,
+}
+
+/// The state of one cell of the route matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CellState {
+    /// The checker ran on the route and found nothing wrong there.
+    Ran,
+    /// The checker found violations on the route.
+    Failed,
+    /// The checker covers the route but did not run on it (see the reason).
+    NotRun,
+    /// The checker does not apply to the route.
+    NotCovered,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellState::Ran => "ran",
+            CellState::Failed => "failed",
+            CellState::NotRun => "not run",
+            CellState::NotCovered => "not covered",
+        }
+    }
+}
+
+/// One cell: a checker on a route.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixCell {
+    pub route: &'static str,
+    pub state: CellState,
+    /// Violations found on the route.
+    pub violations: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One checker's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixRow {
+    pub trial: String,
+    pub rule: &'static str,
+    pub level: Level,
+    pub cells: Vec<MatrixCell>,
+}
+
+/// The route matrix: every checker of the rules that hold on every route, against every
+/// route of the REST surface.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub routes: Vec<&'static str>,
+    pub rows: Vec<MatrixRow>,
+}
+
+impl Matrix {
+    /// The matrix as the records of a run left it.
+    fn build(records: &[Record], trials: &[TrialReport]) -> Self {
+        let routes: Vec<&'static str> = crate::contract::routes::ROUTES
+            .iter()
+            .map(|r| r.name)
+            .collect();
+        let rows = records
+            .iter()
+            .zip(trials)
+            .filter(|(r, _)| !r.covers.is_empty())
+            .map(|(record, trial)| {
+                let cells = routes
+                    .iter()
+                    .map(|&route| {
+                        let violations = trial
+                            .violations
+                            .iter()
+                            .filter(|v| v.route == Some(route))
+                            .count();
+                        let cell = record.cells.iter().find(|c| c.route == route);
+                        let (state, reason) = if !record.covers.contains(&route) {
+                            (CellState::NotCovered, None)
+                        } else if violations > 0 {
+                            (CellState::Failed, None)
+                        } else if let Some(why) = &trial.skip_reason {
+                            (CellState::NotRun, Some(why.clone()))
+                        } else {
+                            match cell.map(|c| &c.not_run) {
+                                Some(None) => (CellState::Ran, None),
+                                Some(Some(why)) => (CellState::NotRun, Some(why.clone())),
+                                None => (
+                                    CellState::NotRun,
+                                    Some(match trial.status {
+                                        Status::Error => {
+                                            "the trial stopped before this route (a harness error)"
+                                                .to_string()
+                                        }
+                                        _ => "the trial did not reach this route".to_string(),
+                                    }),
+                                ),
+                            }
+                        };
+                        MatrixCell {
+                            route,
+                            state,
+                            violations,
+                            reason,
+                        }
+                    })
+                    .collect();
+                MatrixRow {
+                    trial: record.name.clone(),
+                    rule: record.rule,
+                    level: record.level,
+                    cells,
+                }
+            })
+            .collect();
+        Matrix { routes, rows }
+    }
 }
 
 /// A behaviour the contract leaves open, as the target showed it.
@@ -226,6 +350,8 @@ pub struct RunReport {
     pub trials: Vec<TrialReport>,
     pub observed: Vec<Observed>,
     pub coverage: Vec<Coverage>,
+    /// Checker × route: what ran, failed, or did not run and why.
+    pub matrix: Matrix,
 }
 
 fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
@@ -248,6 +374,7 @@ fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
             Outcome::Skipped(reason) => Some(reason.clone()),
             _ => None,
         },
+        unavailable: r.unavailable,
         expected_failure: r.expected.clone(),
         observations: r.observations.iter().map(|o| redact(o)).collect(),
         replay: r.replay.clone(),
@@ -259,6 +386,7 @@ impl RunReport {
     /// came from the target.
     pub fn build(records: &[Record], facts: Facts, redact: &dyn Fn(&str) -> String) -> Self {
         let trials: Vec<TrialReport> = records.iter().map(|r| trial_report(r, redact)).collect();
+        let matrix = Matrix::build(records, &trials);
         let mut totals = Counts::default();
         let mut by_level: BTreeMap<Level, Counts> = BTreeMap::new();
         let mut by_area: BTreeMap<String, Counts> = BTreeMap::new();
@@ -300,8 +428,14 @@ impl RunReport {
                         .to_string(),
                 );
             } else if !facts.filtered {
+                // A rule whose trials all lack what they need (a second account) is reported
+                // as not run, with the reason, rather than as a hole in the run.
+                let unavailable = |rule: &str| {
+                    let mine = trials.iter().filter(|t| t.rule == rule);
+                    mine.clone().count() > 0 && mine.clone().all(|t| t.unavailable)
+                };
                 for c in coverage.iter().filter(|c| c.level == Level::Must) {
-                    if c.trials == 0 {
+                    if c.trials == 0 && !unavailable(c.rule) {
                         problems.push(format!(
                             "must rule {} ({}) was exercised by no trial",
                             c.rule, c.title
@@ -350,6 +484,7 @@ impl RunReport {
             trials,
             observed,
             coverage,
+            matrix,
         }
     }
 

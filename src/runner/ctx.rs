@@ -112,6 +112,9 @@ pub struct Ctx {
     /// floor in round trips; lanes played side by side count once).
     pub chain: usize,
     created: Vec<String>,
+    /// Keys among `created` that never go to the pool (another account's, or made by a
+    /// request that should have been refused).
+    foreign: Vec<String>,
     /// Whether an interruption stops this context's waits (not the sweep's).
     interruptible: bool,
     /// Key slots taken ahead for the keys this trial is about to create (`reserve_keys`).
@@ -123,6 +126,10 @@ pub struct Ctx {
     pub replay: Option<super::Replay>,
     /// The trial's Updates in the model's terms, when the run traces (`diff`).
     pub trace: Vec<super::TraceStep>,
+    /// The route of the matrix a checker is working on: what it finds is placed there.
+    route: Option<&'static str>,
+    /// The cells of the route matrix this trial reached.
+    pub cells: Vec<super::Cell>,
 }
 
 impl Ctx {
@@ -137,11 +144,14 @@ impl Ctx {
             requests: 0,
             chain: 0,
             created: Vec::new(),
+            foreign: Vec::new(),
             interruptible: true,
             reserved: None,
             keys_reusable: true,
             replay: None,
             trace: Vec::new(),
+            route: None,
+            cells: Vec::new(),
         }
     }
 
@@ -172,12 +182,44 @@ impl Ctx {
     }
 
     /// Waits `wait`, unless the run is interrupted first.
-    async fn sleep(&self, wait: Duration) -> Result<(), HarnessError> {
+    pub async fn sleep(&self, wait: Duration) -> Result<(), HarnessError> {
         self.unless_interrupted(tokio::time::sleep(wait)).await
     }
 
+    /// Keeps violations; a checker of the route matrix places them on the route it is on.
     pub fn record(&mut self, violations: impl IntoIterator<Item = Violation>) {
-        self.violations.extend(violations);
+        let route = self.route;
+        self.violations
+            .extend(violations.into_iter().map(|v| match route {
+                Some(r) => v.on_route(r),
+                None => v,
+            }));
+    }
+
+    /// A checker of the route matrix starts on `route`: what it finds from now on is placed
+    /// there, and the cell counts as run.
+    pub fn enter_route(&mut self, route: &'static str) {
+        self.route = Some(route);
+        if !self.cells.iter().any(|c| c.route == route) {
+            self.cells.push(super::Cell {
+                route,
+                not_run: None,
+            });
+        }
+    }
+
+    /// The checker is done with its route (findings after this are placed explicitly).
+    pub fn leave_route(&mut self) {
+        self.route = None;
+    }
+
+    /// A cell of the matrix the checker could not run, and why.
+    pub fn route_not_run(&mut self, route: &'static str, why: impl Into<String>) {
+        self.cells.retain(|c| c.route != route);
+        self.cells.push(super::Cell {
+            route,
+            not_run: Some(why.into()),
+        });
     }
 
     pub fn observe(&mut self, text: impl Into<String>) {
@@ -227,7 +269,7 @@ impl Ctx {
             expect.retryable = throttled;
             expect.first_sent = Some(first);
             let found = self.run.check(&exchange, &expect);
-            self.violations.extend(found);
+            self.record(found);
             self.run.archive(&self.trial, &exchange);
             if !throttled {
                 self.run.note_answer(&exchange);
@@ -418,6 +460,17 @@ impl Ctx {
         page_size: Option<u32>,
         max_pages: usize,
     ) -> Result<ListWalk, HarnessError> {
+        let account = self.run.service_account_id.clone();
+        self.walk_account(&account, page_size, max_pages).await
+    }
+
+    /// [`Ctx::walk_list`] for the keys of `account`.
+    pub async fn walk_account(
+        &mut self,
+        account: &str,
+        page_size: Option<u32>,
+        max_pages: usize,
+    ) -> Result<ListWalk, HarnessError> {
         let run = self.run.clone();
         let mut walk = ListWalk::default();
         let mut token: Option<String> = None;
@@ -425,9 +478,8 @@ impl Ctx {
         while walk.pages.len() < max_pages {
             let exchange = self
                 .call(
-                    run.api
-                        .list(&run.service_account_id, page_size, token.as_deref()),
-                    Expect::listing(&run.service_account_id),
+                    run.api.list(account, page_size, token.as_deref()),
+                    Expect::listing(account),
                 )
                 .await?;
             let readable =

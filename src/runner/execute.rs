@@ -32,12 +32,14 @@ impl Default for Plan {
     }
 }
 
-/// Runs one trial body with its own context, then cleans up, and classifies the result.
-async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Ctx) {
+/// Runs one trial body with its own context, then cleans up, and classifies the result (and
+/// whether it was skipped because the setup lacks what it needs).
+async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Ctx, bool) {
     let mut ctx = Ctx::for_trial(run, &spec.name);
     let result = (spec.body)(&mut ctx).await;
     let cleanup = ctx.clean_up().await;
     let result = result.and(cleanup);
+    let unavailable = matches!(result, Err(HarnessError::NotApplicable(_)));
     let outcome = match (ctx.violations.is_empty(), result) {
         (false, _) => Outcome::Fail(std::mem::take(&mut ctx.violations)),
         (true, Err(HarnessError::NotApplicable(why))) => Outcome::Skipped(why),
@@ -47,7 +49,7 @@ async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Ctx) {
         (true, Err(e)) => Outcome::Error(e.to_string()),
         (true, Ok(())) => Outcome::Pass,
     };
-    (outcome, ctx)
+    (outcome, ctx, unavailable)
 }
 
 /// A selected trial as a task: waits for a free worker, runs, records its outcome.
@@ -65,7 +67,7 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
         return Record::untried(&spec, expected, run.redact(&why));
     }
     let started = Instant::now();
-    let (outcome, ctx) = run_spec(run.clone(), &spec).await;
+    let (outcome, ctx, unavailable) = run_spec(run.clone(), &spec).await;
     let mut record = Record::untried(&spec, expected, String::new());
     record.observations = ctx.observations;
     record.duration = started.elapsed();
@@ -75,6 +77,8 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
         record.replay = ctx.replay;
     }
     record.trace = ctx.trace;
+    record.cells = ctx.cells;
+    record.unavailable = unavailable;
     record.outcome = outcome;
     record
 }

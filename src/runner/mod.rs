@@ -12,6 +12,7 @@ mod run;
 pub use ctx::{Ctx, HarnessError, ListPage, ListWalk};
 pub use execute::{Plan, execute};
 pub use outcome::{
-    Body, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture, failure_text,
+    Body, Cell, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture,
+    failure_text,
 };
 pub use run::{Generation, INTERRUPTED_SWEEP, Run};

@@ -24,6 +24,8 @@ pub struct Spec {
     pub body: Body,
     /// What sends again exactly what the trial sends (a case's file), when it is data.
     pub replay: Option<Replay>,
+    /// A checker of the route matrix: the routes it covers (empty for other trials).
+    pub covers: Vec<&'static str>,
 }
 
 /// What `replay` needs to send again exactly what made a trial fail. Trials without it are
@@ -52,6 +54,14 @@ pub struct TraceStep {
     pub answer: String,
     /// The contract allows more than one outcome for this input (U8).
     pub open: bool,
+}
+
+/// One cell of the route matrix as a checker's trial left it: the checker ran on the route
+/// (whether it failed there is read from the violations' routes), or did not, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub route: &'static str,
+    pub not_run: Option<String>,
 }
 
 /// How a trial ended.
@@ -91,6 +101,13 @@ pub struct Record {
     pub replay: Option<Replay>,
     /// Its Updates in the model's terms, when the run traces (`diff`).
     pub trace: Vec<TraceStep>,
+    /// A matrix checker's routes (from its spec) and the cells it reached.
+    pub covers: Vec<&'static str>,
+    pub cells: Vec<Cell>,
+    /// Skipped because the setup lacks what the trial needs (a second account, a key it
+    /// may delete): such a trial is reported as not run, with the reason, and does not count
+    /// against the coverage floor.
+    pub unavailable: bool,
 }
 
 /// How a trial counts for the verdict: its outcome read together with the expectation.
@@ -141,6 +158,9 @@ impl Record {
             chain: 0,
             replay: spec.replay.clone(),
             trace: Vec::new(),
+            covers: spec.covers.clone(),
+            cells: Vec::new(),
+            unavailable: false,
         }
     }
 

@@ -45,6 +45,9 @@ pub struct Run {
     pub api: Api,
     pub schemas: Schemas,
     pub service_account_id: String,
+    /// A second service account whose keys the run may create with its own credentials
+    /// (`--alt-service-account-id`; the embedded server has one): rule A3.
+    pub alt_account: Option<String>,
     pub operation_timeout: Duration,
     /// How far the target's clock may be from ours (T5).
     pub clock_tolerance: chrono::Duration,
@@ -117,6 +120,7 @@ impl Run {
             api,
             schemas,
             service_account_id,
+            alt_account: None,
             operation_timeout,
             clock_tolerance: chrono::Duration::seconds(300),
             timeline: Mutex::new(Timeline::default()),
@@ -502,6 +506,14 @@ impl Run {
     /// writing it down again.
     pub fn ledger_track(&self, id: &str) {
         lock(&self.ledger).entry(id.to_string()).or_insert(false);
+    }
+
+    /// A key the run had confirmed deleted is back (a target that resurrects deleted keys):
+    /// it is the run's to delete again.
+    pub fn ledger_undeleted(&self, id: &str) {
+        if let Some(deleted) = lock(&self.ledger).get_mut(id) {
+            *deleted = false;
+        }
     }
 
     pub fn ledger_deleted(&self, id: &str) {

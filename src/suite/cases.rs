@@ -90,6 +90,7 @@ pub fn specs(cases: &[Case]) -> Vec<Spec> {
                 name: format!("cases::{}", case.name),
                 rule: case.rule,
                 level: case.level,
+                covers: Vec::new(),
                 replay: Some(Replay::Case {
                     file: format!("{}.json", case.name),
                     contents: case.contents.clone(),

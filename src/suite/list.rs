@@ -210,6 +210,7 @@ mod tests {
                 method: "GET".into(),
                 url: "http://127.0.0.1/list".into(),
                 request_headers: Vec::new(),
+                auth: crate::client::Auth::Token,
                 request_body: None,
                 status: 200,
                 http_version: "HTTP/1.1".into(),

@@ -3,12 +3,13 @@
 //! - [`tour`]: one shared walk through every method; the trials of the per-response rules
 //!   (S1, T1-T4, O1-O4, O6, O8, E1, E3, X1) each report their own rule's findings from it;
 //! - [`update`]: one key per trial, one Update situation each (U1-U10, O5, O7);
-//! - [`auth`]: missing and invalid tokens (E2).
+//! - [`routes`]: the route matrix: the rules that hold on every route (E2, A1-A3, G1, G2,
+//!   I1, I2, P1), one checker each, applied to every route it covers.
 
-mod auth;
 mod cases;
 mod list;
 mod properties;
+pub mod routes;
 mod shared;
 mod step;
 mod tour;
@@ -27,6 +28,7 @@ macro_rules! spec {
             level: $crate::contract::rules::get($rule).level,
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
             replay: None,
+            covers: Vec::new(),
         }
     };
     ($name:literal, $rule:literal, $level:expr, $body:path) => {
@@ -36,6 +38,7 @@ macro_rules! spec {
             level: $level,
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
             replay: None,
+            covers: Vec::new(),
         }
     };
 }
@@ -60,7 +63,7 @@ pub fn specs(cases: &[Case]) -> Vec<Spec> {
     all.extend(list::specs());
     all.extend(properties::specs());
     all.extend(update::specs());
-    all.extend(auth::specs());
+    all.extend(routes::specs());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }

@@ -560,6 +560,7 @@ pub fn replay_spec(name: &str, profile: &str, bodies: &[String]) -> Result<Spec,
         name: name.to_string(),
         rule,
         level: crate::contract::rules::get(rule).level,
+        covers: Vec::new(),
         replay: Some(Replay::Sequence {
             profile: profile.name().to_string(),
             bodies: bodies.to_vec(),

@@ -87,6 +87,7 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                     })
                 }),
                 replay: None,
+                covers: Vec::new(),
             }
         })
         .collect()

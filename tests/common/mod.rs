@@ -12,6 +12,9 @@ use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 
 pub const TOKEN: &str = "t1.test-token-0123456789abcdef";
 pub const ACCOUNT: &str = "ajetestaccount";
+/// The second account of the test servers (rules A2, A3).
+pub const ALT_TOKEN: &str = "t1.second-account-token-9876543210";
+pub const ALT_ACCOUNT: &str = "ajesecondtestaccount";
 
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -27,8 +30,15 @@ pub fn start_reference(mode: Mode, style: Style, masks: Masks, faults: Vec<Fault
     start_with(options)
 }
 
-/// A reference server with these options (token [`TOKEN`] unless they say otherwise).
-pub fn start_with(options: Options) -> String {
+/// A reference server with these options (token [`TOKEN`] unless they say otherwise), and
+/// the second account [`ALT_TOKEN`] / [`ALT_ACCOUNT`] unless they name one.
+pub fn start_with(mut options: Options) -> String {
+    if options.alt.is_none() {
+        options.alt = Some(reference::AltAccount {
+            token: ALT_TOKEN.to_string(),
+            service_account_id: ALT_ACCOUNT.to_string(),
+        });
+    }
     let server = runtime()
         .block_on(reference::start(
             SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -60,11 +70,30 @@ pub struct Verdict {
     pub stdout: String,
     pub stderr: String,
     pub junit: String,
+    /// The JSON report (`Null` when the run wrote none).
+    pub json: serde_json::Value,
 }
 
 impl Verdict {
     pub fn rules(&self) -> BTreeSet<String> {
         self.failed.values().flatten().cloned().collect()
+    }
+
+    /// The cells of the route matrix in the state `state` (`ran`, `failed`, `not-run`),
+    /// as `(trial, route)`.
+    pub fn cells(&self, state: &str) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for row in self.json["matrix"]["rows"].as_array().into_iter().flatten() {
+            for cell in row["cells"].as_array().into_iter().flatten() {
+                if cell["state"] == state {
+                    out.insert((
+                        row["trial"].as_str().unwrap_or_default().to_string(),
+                        cell["route"].as_str().unwrap_or_default().to_string(),
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -77,9 +106,26 @@ pub fn rules_in(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Runs the harness against `url` with the test credentials (both accounts) and `extra`
+/// flags, and reads its verdict from its JUnit and JSON reports.
 pub fn run_against(url: &str, extra: &[&str]) -> Verdict {
-    let junit = std::env::temp_dir().join(format!("akc-{}.xml", uuid_like()));
+    let mut args = vec![
+        "--alt-token",
+        ALT_TOKEN,
+        "--alt-service-account-id",
+        ALT_ACCOUNT,
+    ];
+    args.extend_from_slice(extra);
+    run_with(url, &args)
+}
+
+/// [`run_against`] with the first account's credentials only.
+pub fn run_with(url: &str, extra: &[&str]) -> Verdict {
+    let id = uuid_like();
+    let junit = std::env::temp_dir().join(format!("akc-{id}.xml"));
+    let json = std::env::temp_dir().join(format!("akc-{id}.json"));
     let junit_arg = junit.to_str().unwrap().to_string();
+    let json_arg = json.to_str().unwrap().to_string();
     let mut args = vec![
         "run",
         "--base-url",
@@ -92,10 +138,18 @@ pub fn run_against(url: &str, extra: &[&str]) -> Verdict {
         &junit_arg,
         "-q",
     ];
+    if !extra.contains(&"--json") {
+        args.extend(["--json", &json_arg]);
+    }
     args.extend_from_slice(extra);
     let out = harness(&args);
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
     std::fs::remove_file(&junit).ok();
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    std::fs::remove_file(&json).ok();
     let mut verdict = Verdict {
         code: out.status.code().unwrap_or(-1),
         failed: BTreeMap::new(),
@@ -104,6 +158,7 @@ pub fn run_against(url: &str, extra: &[&str]) -> Verdict {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         junit: xml.clone(),
+        json: report,
     };
     if xml.is_empty() {
         return verdict;

@@ -55,33 +55,12 @@ impl Ctx {
         }
         let marker = run.next_marker();
         let sent = with_marker(description, &marker);
-        let mut expect = Expect::new(DocKind::CreateResponse);
-        expect.secret_allowed = true;
-        if let Some(ledger) = &run.ledger_file {
-            ledger.creating(&marker);
-        }
-        let exchange = {
-            let _changing = run.changing_keys().await;
-            self.call(run.api.create(&run.service_account_id, &sent), expect)
-                .await?
-        };
-        let json = exchange.json.as_ref().ok();
-        let key = json
-            .and_then(|j| j.get("accessKey"))
-            .filter(|k| {
-                k.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| !id.is_empty())
-            })
-            .cloned();
-        if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
-            run.add_secret(secret);
-        }
+        let (exchange, key) = self
+            .send_create(run.api.create(&run.service_account_id, &sent), &marker)
+            .await?;
         match (exchange.is_success(), key) {
             (true, Some(key)) => {
                 let id = key["id"].as_str().unwrap_or_default().to_string();
-                run.ledger_add(&id);
-                self.created.push(id.clone());
                 if let Some(permit) = permit {
                     run.hold_slot(&id, permit);
                 }
@@ -99,7 +78,10 @@ impl Ctx {
                 for text in strings_in(&exchange) {
                     run.add_redacted(&text);
                 }
-                let found = self.find_unreadable_key(&exchange, &marker).await?;
+                // Bracketed, so that `akc t-1` does not find the key of `akc t-12`.
+                let found = self
+                    .find_unreadable_key(&exchange, &format!("[{marker}]"))
+                    .await?;
                 let recovered = match &found {
                     Some(id) => {
                         self.adopt(id);
@@ -121,6 +103,47 @@ impl Ctx {
                 exchange.snippet()
             ))),
         }
+    }
+
+    /// Sends a Create (whose description carries `marker`): the ledger notes it before it
+    /// leaves; a secret in the answer is registered for redaction; a key in a readable answer
+    /// is written down and becomes this trial's to delete. Returns the answer and that key.
+    pub async fn send_create(
+        &mut self,
+        request: crate::client::Request,
+        marker: &str,
+    ) -> Result<(Exchange, Option<Value>), HarnessError> {
+        let run = self.run.clone();
+        let mut expect = Expect::new(DocKind::CreateResponse);
+        expect.secret_allowed = true;
+        if let Some(ledger) = &run.ledger_file {
+            ledger.creating(marker);
+        }
+        let exchange = {
+            let _changing = run.changing_keys().await;
+            self.call(request, expect).await?
+        };
+        let json = exchange.json.as_ref().ok();
+        let key = json
+            .and_then(|j| j.get("accessKey"))
+            .filter(|k| {
+                k.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| !id.is_empty())
+            })
+            .cloned();
+        if let Some(secret) = json.and_then(|j| j.get("secret")).and_then(Value::as_str) {
+            run.add_secret(secret);
+        }
+        if let (true, Some(id)) = (
+            exchange.is_success(),
+            key.as_ref()
+                .and_then(|k| k.get("id"))
+                .and_then(Value::as_str),
+        ) {
+            self.adopt(id);
+        }
+        Ok((exchange, key))
     }
 
     /// A key from the run's pool, reset to `description` (with a fresh marker) by an Update
@@ -169,13 +192,24 @@ impl Ctx {
         Ok(self.find_marked(marker).await?.into_iter().next())
     }
 
-    /// Keys of the account whose description carries `marker` (walking List while no key of
-    /// the run comes or goes), and which the run has not deleted yet.
+    /// Keys of the account whose description contains `marker` (walking List while no key of
+    /// the run comes or goes), and which the run has not deleted yet. One key's marker is
+    /// searched for in brackets (`[akc t-1]`), the run's prefix as it is (`akc t-`).
     pub async fn find_marked(&mut self, marker: &str) -> Result<Vec<String>, HarnessError> {
+        let account = self.run.service_account_id.clone();
+        self.find_marked_in(&account, marker).await
+    }
+
+    /// [`Ctx::find_marked`] among the keys of `account`.
+    pub async fn find_marked_in(
+        &mut self,
+        account: &str,
+        marker: &str,
+    ) -> Result<Vec<String>, HarnessError> {
         let run = self.run.clone();
         let walk = {
             let _still = run.keys_still().await;
-            self.walk_list(Some(100), 50).await?
+            self.walk_account(account, Some(100), 50).await?
         };
         Ok(walk
             .keys()
@@ -199,6 +233,11 @@ impl Ctx {
 
     /// Deletes a key and waits for the operation; true when it is gone.
     pub async fn delete(&mut self, id: &str) -> Result<bool, HarnessError> {
+        Ok(self.delete_traced(id).await?.0)
+    }
+
+    /// [`Ctx::delete`], also returning the finished operation when there was one.
+    pub async fn delete_traced(&mut self, id: &str) -> Result<(bool, Option<Value>), HarnessError> {
         if self.run.shared_key.as_deref() == Some(id) {
             return Err(HarnessError::NotApplicable(
                 "deletes a key, and the run may only update the key of --access-key-id".into(),
@@ -212,7 +251,7 @@ impl Ctx {
             if exchange.status == 404 {
                 self.run.ledger_deleted(id);
             }
-            return Ok(false);
+            return Ok((false, None));
         }
         let done = self.finish_operation(&exchange, expect).await?;
         let mut deleted = matches!(
@@ -227,7 +266,7 @@ impl Ctx {
         if deleted {
             self.run.ledger_deleted(id);
         }
-        Ok(deleted)
+        Ok((deleted, done))
     }
 
     /// Reads the key until it is gone, with the polling schedule of operations; false when it
@@ -263,7 +302,7 @@ impl Ctx {
             if self.run.ledger_is_deleted(&id) {
                 continue;
             }
-            if reusable && self.run.give_to_pool(&id) {
+            if reusable && !self.foreign.contains(&id) && self.run.give_to_pool(&id) {
                 continue;
             }
             match self.delete(&id).await {
@@ -280,7 +319,16 @@ impl Ctx {
     /// Records a key the target created as a side effect, so that it is deleted too.
     pub fn adopt(&mut self, id: &str) {
         self.run.ledger_add(id);
-        self.created.push(id.to_string());
+        if !self.created.iter().any(|c| c == id) {
+            self.created.push(id.to_string());
+        }
+    }
+
+    /// Like [`Ctx::adopt`], for a key that must never go to the pool (a key of another
+    /// service account, or one the target made when it should not have).
+    pub fn adopt_foreign(&mut self, id: &str) {
+        self.adopt(id);
+        self.foreign.push(id.to_string());
     }
 }
 
