@@ -555,13 +555,16 @@ fn target(args: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Target, ExitCo
     })
 }
 
+/// A second account: its token source, its service account, and the texts to redact.
+type Second = (Option<Source>, Option<String>, Vec<String>);
+
 /// The second account of a target URL: its token source (from the --alt-token flags) and its
 /// service account (--alt-service-account-id, or the one its key file names), with the texts
 /// to redact added to `hidden`. A token without a service account to prove it on is refused.
 fn alt_credentials(
     target: &crate::cli::TargetArgs,
     mut hidden: Vec<String>,
-) -> Result<(Option<Source>, Option<String>, Vec<String>), ExitCode> {
+) -> Result<Second, ExitCode> {
     let alt = &target.alt;
     let auth = crate::cli::AuthArgs {
         token: alt.alt_token.clone(),

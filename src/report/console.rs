@@ -30,6 +30,21 @@ pub fn closing(report: &RunReport) -> String {
             out.push_str(&format!("  {}\n", t.name));
         }
     }
+    let unavailable: Vec<_> = report
+        .trials
+        .iter()
+        .filter(|t| t.unavailable && !report.matrix.rows.iter().any(|r| r.trial == t.name))
+        .collect();
+    if !unavailable.is_empty() {
+        out.push_str("not run (the setup lacks what they need):\n");
+        for t in unavailable {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                t.name,
+                t.skip_reason.as_deref().unwrap_or("")
+            ));
+        }
+    }
     out.push_str(&matrix(&report.matrix));
     for problem in &report.problems {
         out.push_str(&format!("harness error: {problem}\n"));

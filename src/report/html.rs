@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::{Counts, RunReport, TrialReport, Verdict, ViolationReport};
+use super::{CellState, Counts, RunReport, TrialReport, Verdict, ViolationReport};
 use crate::runner::Status;
 
 /// `&`, `<`, `>`, `"` and `'` as character references.
@@ -63,6 +63,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;margin:.4
 dt{color:#57606a}dd{margin:0;overflow-wrap:anywhere}
 pre{background:#1b1f24;color:#e6edf3;padding:.6rem .8rem;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere;border-radius:4px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+td.ran{color:#1a7f37}td.cell-failed{background:#ffebe9;color:#cf222e;font-weight:600}
+td.not-run{background:#fff4e5;color:#a15c00}td.not-covered{color:#8c959f;text-align:center}
 .problem{background:#fff4e5;border-left:5px solid #a15c00;padding:.4rem .8rem;margin:.4rem 0}
 footer{color:#57606a;font-size:.9rem;margin-top:2rem}
 ";
@@ -109,6 +111,7 @@ pub fn render(report: &RunReport) -> String {
     failures(&mut page, report);
     listed(&mut page, report);
     observed(&mut page, report);
+    matrix(&mut page, report);
     coverage(&mut page, report);
     facts(&mut page, report);
     page.push_str("</main>\n</body>\n</html>\n");
@@ -305,6 +308,64 @@ fn observed(page: &mut String, report: &RunReport) {
         );
     }
     page.push_str("</tbody></table></section>\n");
+}
+
+/// The route matrix: a row per checker, a column per route.
+fn matrix(page: &mut String, report: &RunReport) {
+    let m = &report.matrix;
+    if m.rows.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section id=\"matrix\"><h2>Route matrix: every checker on every route it covers</h2>\
+         <table><thead><tr><th>checker</th><th>rule</th>",
+    );
+    for route in &m.routes {
+        let _ = write!(page, "<th>{}</th>", escape(route));
+    }
+    page.push_str("</tr></thead><tbody>\n");
+    for row in &m.rows {
+        let _ = write!(
+            page,
+            "<tr><td><code>{}</code></td><td>{}</td>",
+            escape(&row.trial),
+            escape(row.rule)
+        );
+        for cell in &row.cells {
+            let (class, text) = match cell.state {
+                CellState::Ran => ("ran", "ran".to_string()),
+                CellState::Failed => ("cell-failed", format!("failed ({})", cell.violations)),
+                CellState::NotRun => ("not-run", "not run".to_string()),
+                CellState::NotCovered => ("not-covered", "·".to_string()),
+            };
+            let title = cell
+                .reason
+                .as_deref()
+                .map(|r| format!(" title=\"{}\"", escape(r)))
+                .unwrap_or_default();
+            let _ = write!(page, "<td class=\"{class}\"{title}>{}</td>", escape(&text));
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</tbody></table>\n");
+    let mut reasons = Vec::new();
+    for row in &m.rows {
+        for cell in row.cells.iter().filter(|c| c.state == CellState::NotRun) {
+            let line = format!(
+                "<li><code>{}</code> on {}: {}</li>",
+                escape(&row.trial),
+                escape(cell.route),
+                escape(cell.reason.as_deref().unwrap_or(""))
+            );
+            if !reasons.contains(&line) {
+                reasons.push(line);
+            }
+        }
+    }
+    if !reasons.is_empty() {
+        let _ = writeln!(page, "<h3>Not run</h3><ul>{}</ul>", reasons.join("\n"));
+    }
+    page.push_str("</section>\n");
 }
 
 fn coverage(page: &mut String, report: &RunReport) {

@@ -147,6 +147,43 @@ pub fn markdown(report: &RunReport) -> String {
             let _ = writeln!(md, "- `{}`: {}", o.trial, o.behaviour);
         }
     }
+    let unavailable: Vec<_> = report.trials.iter().filter(|t| t.unavailable).collect();
+    if !unavailable.is_empty() {
+        let _ = writeln!(md, "\n## Not run (the setup lacks what they need)\n");
+        for t in unavailable {
+            let _ = writeln!(
+                md,
+                "- `{}`: {}",
+                t.name,
+                cell(t.skip_reason.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    let m = &report.matrix;
+    if !m.rows.is_empty() {
+        let _ = write!(md, "\n## Route matrix\n\n| checker | rule |");
+        for route in &m.routes {
+            let _ = write!(md, " {route} |");
+        }
+        let _ = write!(md, "\n|---|---|");
+        for _ in &m.routes {
+            md.push_str("---|");
+        }
+        md.push('\n');
+        for row in &m.rows {
+            let _ = write!(md, "| `{}` | {} |", row.trial, row.rule);
+            for c in &row.cells {
+                let mark = match c.state {
+                    super::CellState::Ran => "ok".to_string(),
+                    super::CellState::Failed => format!("**FAIL** ({})", c.violations),
+                    super::CellState::NotRun => "not run".to_string(),
+                    super::CellState::NotCovered => "·".to_string(),
+                };
+                let _ = write!(md, " {mark} |");
+            }
+            md.push('\n');
+        }
+    }
     let _ = writeln!(
         md,
         "\n## Coverage\n\n| rule | level | title | trials run | requests |\n|---|---|---|---|---|"

@@ -37,15 +37,44 @@ impl Ctx {
         if let Some(key) = self.reuse_pooled(description).await? {
             return Ok(key);
         }
+        self.create_key(None, description).await
+    }
+
+    /// A slot for one more key under `--max-live-keys` (from those `reserve_keys` took, or a
+    /// new one); `None` when the run has no bound.
+    pub async fn key_slot(
+        &mut self,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, HarnessError> {
         let reserved = match &mut self.reserved {
             Some(permits) if permits.num_permits() > 1 => permits.split(1),
             Some(_) => self.reserved.take(),
             None => None,
         };
-        let permit = match reserved {
-            Some(permit) => Some(permit),
-            None => self.unless_interrupted(self.run.key_slots(1)).await??,
-        };
+        match reserved {
+            Some(permit) => Ok(Some(permit)),
+            None => self.unless_interrupted(self.run.key_slots(1)).await?,
+        }
+    }
+
+    /// Creates a key in `account` (the run's own when `None`), never from the pool, and
+    /// returns it; the trial deletes it (a key of another account never goes to the pool).
+    /// The R3 rules of [`Ctx::fresh_key`] apply.
+    pub async fn create_key(
+        &mut self,
+        account: Option<&str>,
+        description: &str,
+    ) -> Result<Value, HarnessError> {
+        Ok(self.create_key_sent(account, description).await?.0)
+    }
+
+    /// [`Ctx::create_key`], also returning the Create request as it was sent (to send it
+    /// again with its Idempotency-Key) and the key's marker.
+    pub async fn create_key_sent(
+        &mut self,
+        account: Option<&str>,
+        description: &str,
+    ) -> Result<(Value, crate::client::Request, String), HarnessError> {
+        let permit = self.key_slot().await?;
         let run = self.run.clone();
         let _first = run.first_create().await;
         if let Some(why) = run.creates_stopped() {
@@ -55,18 +84,18 @@ impl Ctx {
         }
         let marker = run.next_marker();
         let sent = with_marker(description, &marker);
-        let (exchange, key) = self
-            .send_create(run.api.create(&run.service_account_id, &sent), &marker)
-            .await?;
+        let owner = account.unwrap_or(&run.service_account_id).to_string();
+        let request = run.api.create(&owner, &sent);
+        let (exchange, key) = self.send_create(request.clone(), &marker, permit).await?;
+        if let (Some(key), true) = (&key, owner != run.service_account_id) {
+            let id = key["id"].as_str().unwrap_or_default().to_string();
+            self.foreign.push(id);
+        }
         match (exchange.is_success(), key) {
             (true, Some(key)) => {
-                let id = key["id"].as_str().unwrap_or_default().to_string();
-                if let Some(permit) = permit {
-                    run.hold_slot(&id, permit);
-                }
                 run.creates_proven();
                 run.keep_create_answer(&exchange);
-                Ok(key)
+                Ok((key, request, marker))
             }
             (true, None) => {
                 // The target answered success, so a key was most likely made (R3).
@@ -112,6 +141,7 @@ impl Ctx {
         &mut self,
         request: crate::client::Request,
         marker: &str,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<(Exchange, Option<Value>), HarnessError> {
         let run = self.run.clone();
         let mut expect = Expect::new(DocKind::CreateResponse);
@@ -142,6 +172,9 @@ impl Ctx {
                 .and_then(Value::as_str),
         ) {
             self.adopt(id);
+            if let Some(permit) = slot {
+                run.hold_slot(id, permit);
+            }
         }
         Ok((exchange, key))
     }

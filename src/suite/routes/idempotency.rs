@@ -87,16 +87,17 @@ async fn mutate(
 /// I1 on every mutation.
 pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), HarnessError> {
     let run = ctx.run.clone();
+    // The Create's key and the Update's exist at once.
+    ctx.reserve_keys(2).await?;
     // The key a Create made is the one the Delete deletes (it must go anyway).
     let mut made: Option<String> = None;
     for route in in_safe_order(routes) {
         ctx.enter_route(route.name);
         match route.effect {
             Effect::Creates => {
-                let (request, marker) = create_request(ctx, route, "routes I1");
-                let (first, _) = ctx.send_create(request.clone(), &marker).await?;
-                let (again, _) = ctx.send_create(request, &marker).await?;
-                let (a, b) = (named_id(route, &first), named_id(route, &again));
+                let (key, request, marker) = ctx.create_key_sent(None, "routes I1").await?;
+                let (again, _) = ctx.send_create(request, &marker, None).await?;
+                let (a, b) = (Some(id_of(&key)), named_id(route, &again));
                 if let (Some(a), Some(b)) = (&a, &b)
                     && a != b
                 {
@@ -190,14 +191,15 @@ pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
     Ok(())
 }
 
-/// What the answer to a reused Idempotency-Key with another body was, beside the first.
-fn reading(route: &Route, first: &Exchange, again: &Exchange) -> String {
+/// What the answer to a reused Idempotency-Key with another body was, beside the first
+/// answer's key or operation.
+fn reading(route: &Route, first: Option<&str>, again: &Exchange) -> String {
     let what = if route.effect == Effect::Creates {
         "key"
     } else {
         "operation"
     };
-    match (named_id(route, first), named_id(route, again)) {
+    match (first, named_id(route, again)) {
         _ if !again.is_success() => format!("refused: {}", answer_text(again)),
         (Some(a), Some(b)) if a == b => format!("the first answer again (the same {what})"),
         (_, Some(_)) => format!("acted anew (another {what})"),
@@ -213,12 +215,12 @@ pub async fn i2(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
         ctx.enter_route(route.name);
         match route.effect {
             Effect::Creates => {
-                let (request, marker) = create_request(ctx, route, "routes I2, first body");
-                let (first, _) = ctx.send_create(request.clone(), &marker).await?;
+                let (made_first, request, _) =
+                    ctx.create_key_sent(None, "routes I2, first body").await?;
                 let key = request.idempotency_key().unwrap_or_default().to_string();
                 let (other, other_marker) = create_request(ctx, route, "routes I2, another body");
                 let other = other.with_idempotency_key(&key);
-                let (again, _) = ctx.send_create(other, &other_marker).await?;
+                let (again, _) = ctx.send_create(other, &other_marker, None).await?;
                 let account = run.service_account_id.clone();
                 let wanted = format!("[{other_marker}]");
                 let anew: Vec<String> = marked_keys(ctx, &account)
@@ -230,16 +232,17 @@ pub async fn i2(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                 for id in &anew {
                     ctx.adopt_foreign(id);
                 }
+                let first_id = id_of(&made_first);
                 ctx.observe(format!(
                     "Create with a reused Idempotency-Key and another body: {}{}",
-                    reading(route, &first, &again),
+                    reading(route, Some(first_id.as_str()), &again),
                     if anew.is_empty() {
                         "; no key carries the second body"
                     } else {
                         "; a key with the second body exists"
                     }
                 ));
-                made = named_id(route, &first);
+                made = Some(first_id);
             }
             Effect::Changes => {
                 let id = match made.take() {
@@ -258,10 +261,11 @@ pub async fn i2(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                     Some(_) => "neither body",
                     None => "nothing (it is gone)",
                 };
+                let first_op = named_id(route, &first);
                 ctx.observe(format!(
                     "{} with a reused Idempotency-Key and another body: {}; the key then shows {shows}",
                     route.name,
-                    reading(route, &first, &again)
+                    reading(route, first_op.as_deref(), &again)
                 ));
             }
             Effect::Deletes | Effect::Reads => {}

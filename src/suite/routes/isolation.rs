@@ -8,7 +8,7 @@
 //! first page shows a key of the other account in one of the two walks, whatever the order
 //! of the ids.
 
-use super::{Subject, id_of};
+use super::Subject;
 use crate::checks::Violation;
 use crate::contract::routes::Route;
 use crate::runner::{Ctx, HarnessError};
@@ -41,25 +41,17 @@ pub async fn other_accounts(
             "needs --alt-service-account-id".into(),
         ));
     };
+    ctx.reserve_keys(1 + ALT_KEYS).await?;
     // A key of the run's own account, so that its walk has something to show.
     ctx.fresh_key("routes A3").await?;
     for _ in 0..ALT_KEYS {
-        let marker = run.next_marker();
-        let description = format!("routes A3, second account [{marker}]");
-        let (answer, key) = ctx
-            .send_create(run.api.create(&alt, &description), &marker)
-            .await?;
-        match key {
-            Some(key) => ctx.adopt_foreign(&id_of(&key)),
-            None => {
-                return Err(HarnessError::Setup(format!(
-                    "cannot create a key of the second service account {alt} with the run's credentials: {} answered {}: {}",
-                    answer.request_line(),
-                    answer.status,
-                    answer.snippet()
-                )));
-            }
-        }
+        ctx.create_key(Some(&alt), "routes A3, second account")
+            .await
+            .map_err(|e| {
+                HarnessError::Setup(format!(
+                    "cannot create a key of the second service account {alt} with the run's credentials: {e}"
+                ))
+            })?;
     }
     for route in routes {
         ctx.enter_route(route.name);

@@ -418,7 +418,7 @@ pub async fn probe(
     let request = run.api.route_request(route, aim, auth, body);
     let expect = expect_for(route, names, subject.operation_kind, &aim.account);
     let exchange = match &marker {
-        Some(marker) => ctx.send_create(request, marker).await?.0,
+        Some(marker) => ctx.send_create(request, marker, None).await?.0,
         None if route.effect == Effect::Deletes => {
             let _changing = run.changing_keys().await;
             ctx.call(request, expect.clone()).await?

@@ -132,11 +132,17 @@ pub async fn g1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                             route.name,
                             match (p.exchange.is_success(), &p.exchange.json) {
                                 (true, Ok(json)) => format!(
-                                    "HTTP {}, {} operation(s)",
+                                    "HTTP {}, {}",
                                     p.exchange.status,
-                                    json.get("operations")
+                                    if json
+                                        .get("operations")
                                         .and_then(Value::as_array)
-                                        .map_or(0, Vec::len)
+                                        .is_some_and(|o| !o.is_empty())
+                                    {
+                                        "listing its operations"
+                                    } else {
+                                        "listing none"
+                                    }
                                 ),
                                 _ => answer_text(&p.exchange),
                             }
