@@ -57,8 +57,9 @@ pub enum Style {
     /// writes: each instant at its own offset (`Z`, `+00:00`, `+05:45`, `-11:30`, `+14:00`,
     /// `-09:30`, `-01:00`) with anywhere from 0 to 9 fractional digits (never fewer than the
     /// instant needs: the clock counts in 10 ms steps), bodies pretty-printed,
-    /// `application/json;charset=UTF-8`, keys used 10 ms after they were made (`lastUsedAt`
-    /// at another offset than `createdAt`), Delete's Empty as `{"@type": …}` with no
+    /// `application/json;charset=UTF-8`, every other key used 10 ms after it was made
+    /// (`lastUsedAt` at another offset than `createdAt`) and the others never, printed
+    /// `"lastUsedAt": null` as printers that emit unpopulated fields do, Delete's Empty as `{"@type": …}` with no
     /// `value`, defaults left out as in `proto3`. No server is likely to answer exactly so;
     /// it is here so that the tests show the harness raises no false alarm on these spellings.
     Varied,

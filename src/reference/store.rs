@@ -242,7 +242,11 @@ impl Store {
             // so that it is spelled at another offset than createdAt.
             last_used_at: match options.style {
                 Style::Sample => Some(created_at),
-                Style::Varied => Some(created_at + Duration::milliseconds(10)),
+                // Every other key is never used, and printed with `"lastUsedAt": null`.
+                Style::Varied if self.serial % 2 == 0 => {
+                    Some(created_at + Duration::milliseconds(10))
+                }
+                Style::Varied => None,
                 Style::Live | Style::Proto3 => None,
             },
         };
@@ -463,8 +467,15 @@ impl Render<'_> {
             m.insert("description".into(), json!(key.description));
         }
         m.insert("keyId".into(), json!(key.key_id));
-        if let Some(t) = key.last_used_at {
-            m.insert("lastUsedAt".into(), json!(self.timestamp(t)));
+        match key.last_used_at {
+            Some(t) => {
+                m.insert("lastUsedAt".into(), json!(self.timestamp(t)));
+            }
+            // An unset message field printed as null (grpc-gateway's EmitUnpopulated).
+            None if self.options.style == Style::Varied => {
+                m.insert("lastUsedAt".into(), Value::Null);
+            }
+            None => {}
         }
         Value::Object(m)
     }
