@@ -197,6 +197,7 @@ const ON_TWO_ROUTES: &[Fault] = &[
     Fault::ListsShowFirstWrite,
     Fault::IdempotencyIgnored,
     Fault::IdsMatchedCaseInsensitively,
+    Fault::LongIdCrashes,
 ];
 
 fn fault_is_caught(fault: Fault, must_fail: &[&str]) {
@@ -369,4 +370,7 @@ fault_tests! {
     i1_idempotency_ignored: IdempotencyIgnored => ["routes::i1_repeated_mutation_acts_once"];
     i1_idempotency_only_with_id: IdempotencyOnlyWithId => ["routes::i1_repeated_mutation_acts_once"];
     p1_ids_matched_case_insensitively: IdsMatchedCaseInsensitively => ["routes::p1_ids_matched_exactly"];
+    e3_bad_page_token_crashes: BadPageTokenCrashes => ["routes::e3_malformed_inputs_get_no_server_error"];
+    e3_long_id_crashes: LongIdCrashes => ["routes::e3_malformed_inputs_get_no_server_error"];
+    u4_masked_identity_paths_applied: MaskedIdentityPathsApplied => ["cases::service_account_path_with_value_either"];
 }

@@ -21,6 +21,8 @@ pub struct RouteAim {
     pub operation: String,
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
+    /// Appended to a List's query as it is (`&pageSize=abc`): inputs no typed field holds.
+    pub extra_query: Option<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -45,6 +47,8 @@ pub enum Auth {
     CutShort,
     /// The run's token under the `Basic` scheme.
     Basic,
+    /// The run's token with the letter case of each letter changed.
+    OtherCase,
     /// The run's token under `bearer` in lower case (HTTP scheme names are
     /// case-insensitive: accepting it is a choice, recorded, never judged).
     LowerCaseBearer,
@@ -66,6 +70,7 @@ impl Auth {
             Auth::Token => Some("Bearer [redacted]".into()),
             Auth::Appended => Some(format!("Bearer [redacted]{APPENDED}")),
             Auth::CutShort => Some("Bearer [redacted, last character cut]".into()),
+            Auth::OtherCase => Some("Bearer [redacted, letter case changed]".into()),
             Auth::Basic => Some("Basic [redacted]".into()),
             Auth::LowerCaseBearer => Some("bearer [redacted]".into()),
             Auth::Alt => Some("Bearer [redacted: the second account's token]".into()),
@@ -81,6 +86,9 @@ impl Auth {
             Auth::Token => Some("Authorization: Bearer $YC_TOKEN".into()),
             Auth::Appended => Some(format!("Authorization: Bearer ${{YC_TOKEN}}{APPENDED}")),
             Auth::CutShort => Some("Authorization: Bearer ${YC_TOKEN%?}".into()),
+            Auth::OtherCase => {
+                Some("Authorization: Bearer $(printf %s \"$YC_TOKEN\" | tr a-zA-Z A-Za-z)".into())
+            }
             Auth::Basic => Some("Authorization: Basic $YC_TOKEN".into()),
             Auth::LowerCaseBearer => Some("Authorization: bearer $YC_TOKEN".into()),
             Auth::Alt => Some("Authorization: Bearer $ALT_YC_TOKEN".into()),
@@ -173,6 +181,20 @@ fn cut_short(token: &str) -> String {
     cut
 }
 
+/// `token` with the letter case of every ASCII letter changed.
+pub fn other_case(token: &str) -> String {
+    token
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
 impl Api {
     /// An Api with a fixed token.
     pub fn new(client: Client, base_url: &str, operation_url: &str, token: String) -> Self {
@@ -228,7 +250,7 @@ impl Api {
 
     fn note_token(&self, token: &str) {
         if !token.is_empty() {
-            lock(&self.seen).extend([token.to_string(), cut_short(token)]);
+            lock(&self.seen).extend([token.to_string(), cut_short(token), other_case(token)]);
         }
     }
 
@@ -262,6 +284,7 @@ impl Api {
             Auth::Invalid => Some(format!("Bearer {INVALID_TOKEN}")),
             Auth::Appended => Some(format!("Bearer {token}{APPENDED}")),
             Auth::CutShort => Some(format!("Bearer {}", cut_short(&token))),
+            Auth::OtherCase => Some(format!("Bearer {}", other_case(&token))),
             Auth::Basic => Some(format!("Basic {token}")),
             Auth::LowerCaseBearer => Some(format!("bearer {token}")),
             Auth::Alt => self.alt.as_ref().map(|p| format!("Bearer {}", p.token())),
@@ -328,6 +351,9 @@ impl Api {
             }
             if let Some(token) = aim.page_token.as_deref().filter(|t| !t.is_empty()) {
                 url.push_str(&format!("&pageToken={}", segment(token)));
+            }
+            if let Some(extra) = &aim.extra_query {
+                url.push_str(extra);
             }
         }
         let method = Method::from_bytes(route.method.as_bytes()).unwrap_or(Method::GET);

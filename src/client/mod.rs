@@ -5,7 +5,7 @@
 mod api;
 pub mod auth;
 
-pub use api::{Api, Auth, RouteAim, segment};
+pub use api::{Api, Auth, RouteAim, other_case, segment};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -155,6 +155,13 @@ impl Request {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The same request without an Idempotency-Key.
+    pub fn without_idempotency_key(mut self) -> Self {
+        self.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("idempotency-key"));
+        self
     }
 
     /// The same request with this Idempotency-Key instead of its own.

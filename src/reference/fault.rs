@@ -131,10 +131,20 @@ pub enum Fault {
     IdempotencyOnlyWithId,
     /// P1: key ids are matched case-insensitively (a case-insensitive collation).
     IdsMatchedCaseInsensitively,
+    /// E3: a page token the server cannot decode crashes List (500 INTERNAL instead of
+    /// INVALID_ARGUMENT).
+    BadPageTokenCrashes,
+    /// E3: an id longer than the database column (50) fails the query with 500 INTERNAL on
+    /// every route with an id, instead of NOT_FOUND.
+    LongIdCrashes,
+    /// U4: the paths of the mask are the columns copied from the body (mass assignment
+    /// driven by the mask), so a mask naming serviceAccountId or keyId with a value moves
+    /// the key.
+    MaskedIdentityPathsApplied,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 55] = [
+    pub const ALL: [Fault; 58] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -190,6 +200,9 @@ impl Fault {
         Fault::IdempotencyIgnored,
         Fault::IdempotencyOnlyWithId,
         Fault::IdsMatchedCaseInsensitively,
+        Fault::BadPageTokenCrashes,
+        Fault::LongIdCrashes,
+        Fault::MaskedIdentityPathsApplied,
     ];
 
     /// The rules this fault breaks, the one it was written for first: a run against it must
@@ -248,6 +261,8 @@ impl Fault {
             ListsShowFirstWrite => &["G2", "O5"],
             IdempotencyIgnored | IdempotencyOnlyWithId => &["I1"],
             IdsMatchedCaseInsensitively => &["P1"],
+            BadPageTokenCrashes | LongIdCrashes => &["E3"],
+            MaskedIdentityPathsApplied => &["U4"],
         }
     }
 

@@ -153,6 +153,7 @@ pub fn app(options: Options) -> Router {
         .fallback(unknown_route)
         // Layers run outside-in from the last one: record, throttle, authenticate, and only
         // then remember answers by Idempotency-Key (a 401 is never remembered).
+        .layer(middleware::from_fn_with_state(state.clone(), column_width))
         .layer(middleware::from_fn_with_state(state.clone(), idempotent))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(middleware::from_fn_with_state(state.clone(), throttle))
@@ -396,6 +397,25 @@ async fn require_token(
     }
 }
 
+/// The fault LongIdCrashes: an id in the path longer than the database column fails the
+/// query.
+async fn column_width(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.options.has(Fault::LongIdCrashes) {
+        let path = request.uri().path();
+        let id = path
+            .strip_prefix(&format!("{KEYS}/"))
+            .or_else(|| path.strip_prefix("/operations/"))
+            .map(|rest| rest.split('/').next().unwrap_or_default());
+        if id.is_some_and(|id| id.len() > 50) {
+            return state.error(Status::new(
+                code::INTERNAL,
+                "value too long for type character varying(50)",
+            ));
+        }
+    }
+    next.run(request).await
+}
+
 async fn unknown_route(State(state): State<AppState>) -> Response {
     state.error(Status::new(code::NOT_FOUND, "no such method"))
 }
@@ -591,6 +611,13 @@ async fn key_list(
         }
     };
     let ragged = state.options.paging == Paging::Ragged;
+    if state.options.has(Fault::BadPageTokenCrashes)
+        && query
+            .get("pageToken")
+            .is_some_and(|t| !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
+    {
+        return state.error(Status::new(code::INTERNAL, "cannot decode the page token"));
+    }
     let after = match query.get("pageToken").filter(|t| !t.is_empty()) {
         None => String::new(),
         Some(token) if ragged => match opaque_token_id(token) {
@@ -801,6 +828,9 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
     if options.has(Fault::BodyAccessKeyIdWins) {
         taken.push("accessKeyId");
     }
+    if options.has(Fault::MaskedIdentityPathsApplied) {
+        taken.extend(["serviceAccountId", "keyId"]);
+    }
     for field in body.keys() {
         if !taken.contains(&field.as_str()) && options.masks == Masks::Strict {
             return Err((
@@ -818,7 +848,38 @@ fn read_update(state: &Shared, key_id: &str, body: &Bytes) -> Result<String, (St
     {
         key.description = d.clone();
     }
-    let mask = mask.map_err(|s| (s, true))?;
+    let mut mask = mask.map_err(|s| (s, true))?;
+    if options.has(Fault::MaskedIdentityPathsApplied)
+        && let Some(paths) = &mask
+    {
+        // The mask's paths are the columns copied from the body; the identity ones are
+        // taken (and dropped from the mask the rest is validated with).
+        let mut rest = Vec::new();
+        for path in paths.split(',') {
+            match (path, body.get(path)) {
+                ("serviceAccountId" | "keyId", Some(Value::String(value))) => {
+                    if let Some(key) = state.store().keys.get_mut(key_id) {
+                        if path == "keyId" {
+                            key.key_id = value.clone();
+                        } else {
+                            key.service_account_id = value.clone();
+                        }
+                    }
+                }
+                _ => rest.push(path),
+            }
+        }
+        if rest.is_empty() {
+            // Nothing but identity paths: the description stays.
+            let current = state
+                .store()
+                .keys
+                .get(key_id)
+                .map(|k| k.description.clone());
+            return Ok(current.unwrap_or_default());
+        }
+        mask = Some(rest.join(","));
+    }
     let names_description =
         mask_names_description(options, mask.as_deref()).map_err(|s| (s, false))?;
     if let Some(status) = description

@@ -5,6 +5,8 @@
 
 mod keys;
 
+pub use keys::Created;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

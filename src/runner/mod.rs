@@ -9,7 +9,7 @@ pub mod ledger;
 mod outcome;
 mod run;
 
-pub use ctx::{Ctx, HarnessError, ListPage, ListWalk};
+pub use ctx::{Created, Ctx, HarnessError, ListPage, ListWalk};
 pub use execute::{Plan, execute};
 pub use outcome::{
     Body, Cell, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture,

@@ -14,6 +14,15 @@ use crate::checks::update::UpdateOutcome;
 use crate::client::{Auth, Exchange};
 use crate::contract::DocKind;
 
+/// A key made by [`Ctx::create_key_sent`]: the key, the Create as it was sent, the key's
+/// marker and the answer.
+pub struct Created {
+    pub key: Value,
+    pub request: crate::client::Request,
+    pub marker: String,
+    pub answer: Exchange,
+}
+
 impl Ctx {
     /// Takes the key slots (`--max-live-keys`) for the `n` keys this trial will create, all at
     /// once; `fresh_key` then uses them.
@@ -64,16 +73,16 @@ impl Ctx {
         account: Option<&str>,
         description: &str,
     ) -> Result<Value, HarnessError> {
-        Ok(self.create_key_sent(account, description).await?.0)
+        Ok(self.create_key_sent(account, description).await?.key)
     }
 
     /// [`Ctx::create_key`], also returning the Create request as it was sent (to send it
-    /// again with its Idempotency-Key) and the key's marker.
+    /// again with its Idempotency-Key), the key's marker and the answer.
     pub async fn create_key_sent(
         &mut self,
         account: Option<&str>,
         description: &str,
-    ) -> Result<(Value, crate::client::Request, String), HarnessError> {
+    ) -> Result<Created, HarnessError> {
         let permit = self.key_slot().await?;
         let run = self.run.clone();
         let _first = run.first_create().await;
@@ -95,7 +104,12 @@ impl Ctx {
             (true, Some(key)) => {
                 run.creates_proven();
                 run.keep_create_answer(&exchange);
-                Ok((key, request, marker))
+                Ok(Created {
+                    key,
+                    request,
+                    marker,
+                    answer: exchange,
+                })
             }
             (true, None) => {
                 // The target answered success, so a key was most likely made (R3).

@@ -115,11 +115,20 @@ pub async fn e2(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
 /// A1: the valid token with characters appended, cut short, and under `Basic`; whether
 /// `bearer` in lower case is accepted on the read paths is observed.
 pub async fn a1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), HarnessError> {
-    let variants = [
+    let mut variants = vec![
         (Auth::Appended, "the valid token with characters appended"),
         (Auth::CutShort, "the valid token cut short by one character"),
         (Auth::Basic, "the valid token under the Basic scheme"),
     ];
+    // A token with letters: changed in case it is another token (compared ignoring case,
+    // it passes).
+    let token = ctx.run.api.token();
+    if crate::client::other_case(&token) != token {
+        variants.push((
+            Auth::OtherCase,
+            "the valid token with its letter case changed",
+        ));
+    }
     let reads: Vec<&'static Route> = routes
         .iter()
         .copied()

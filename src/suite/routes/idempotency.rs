@@ -95,9 +95,12 @@ pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
         ctx.enter_route(route.name);
         match route.effect {
             Effect::Creates => {
-                let (key, request, marker) = ctx.create_key_sent(None, "routes I1").await?;
-                let (again, _) = ctx.send_create(request, &marker, None).await?;
-                let (a, b) = (Some(id_of(&key)), named_id(route, &again));
+                let first = ctx.create_key_sent(None, "routes I1").await?;
+                let marker = first.marker.clone();
+                let (again, _) = ctx
+                    .send_create(first.request.clone(), &marker, None)
+                    .await?;
+                let (a, b) = (Some(id_of(&first.key)), named_id(route, &again));
                 if let (Some(a), Some(b)) = (&a, &b)
                     && a != b
                 {
@@ -109,6 +112,26 @@ pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                     .expected("the repeat names the key the first made")
                     .seen_in(&again)]);
                 }
+                let secret = |e: &Exchange| {
+                    e.json
+                        .as_ref()
+                        .ok()
+                        .and_then(|j| j.get("secret"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                if a == b
+                    && let (Some(one), Some(two)) = (secret(&first.answer), secret(&again))
+                    && one != two
+                {
+                    ctx.record([Violation::new(
+                        "I1",
+                        "a Create repeated with its Idempotency-Key and body returned another secret for the key",
+                    )
+                    .received("a secret other than the first answer's ([redacted])")
+                    .expected("the first answer again: the repeat must not act (a new secret is a new credential)")
+                    .seen_in(&again)]);
+                }
                 if !again.is_success() {
                     ctx.record([Violation::new(
                         "I1",
@@ -117,6 +140,25 @@ pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                     .received(answer_text(&again))
                     .expected("the first answer again")
                     .seen_in(&again)]);
+                }
+                // The same body without an Idempotency-Key is another request: a second key
+                // (a server that dedupes by the body would answer with the first).
+                let (fresh, _) = ctx
+                    .send_create(
+                        first.request.clone().without_idempotency_key(),
+                        &marker,
+                        None,
+                    )
+                    .await?;
+                let c = named_id(route, &fresh);
+                if c.is_some() && c == a {
+                    ctx.record([Violation::new(
+                        "I1",
+                        "a Create without an Idempotency-Key was answered with the key of an earlier Create of the same body",
+                    )
+                    .received(format!("key {}", c.as_deref().unwrap_or_default()))
+                    .expected("a new key: only the same Idempotency-Key makes a request a repeat")
+                    .seen_in(&fresh)]);
                 }
                 let account = run.service_account_id.clone();
                 let wanted = format!("[{marker}]");
@@ -129,16 +171,18 @@ pub async fn i1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                 for id in &found {
                     ctx.adopt_foreign(id);
                 }
-                if found.len() > 1 {
+                // The first and the one without a key: two; a third is the repeat's.
+                let expected = if c.is_some() && c != a { 2 } else { 1 };
+                if found.len() > expected {
                     ctx.record([Violation::new(
                         "I1",
                         format!(
-                            "{} keys exist after one Create sent twice with the same Idempotency-Key",
+                            "{} keys exist after one Create sent twice with the same Idempotency-Key (and once without)",
                             found.len()
                         ),
                     )
                     .received(found.join(", "))
-                    .expected("one key")]);
+                    .expected(format!("{expected} key(s)"))]);
                 }
                 made = a.or_else(|| found.first().cloned());
             }
@@ -215,8 +259,8 @@ pub async fn i2(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
         ctx.enter_route(route.name);
         match route.effect {
             Effect::Creates => {
-                let (made_first, request, _) =
-                    ctx.create_key_sent(None, "routes I2, first body").await?;
+                let created = ctx.create_key_sent(None, "routes I2, first body").await?;
+                let (made_first, request) = (created.key, created.request);
                 let key = request.idempotency_key().unwrap_or_default().to_string();
                 let (other, other_marker) = create_request(ctx, route, "routes I2, another body");
                 let other = other.with_idempotency_key(&key);

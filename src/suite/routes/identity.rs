@@ -121,6 +121,79 @@ pub async fn p1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
     nothing_changed(ctx, "P1", &subject, &probes, &account).await
 }
 
+/// Made-up ids that are not ids at all: too long for any id column, of letters no id
+/// alphabet has, with an encoded slash that a careless decoder takes for a path.
+fn malformed_ids() -> Vec<(String, &'static str)> {
+    vec![
+        ("z".repeat(300), "a 300-character id"),
+        ("ключ-доступа".to_string(), "an id of non-ASCII letters"),
+        (
+            "../operations".to_string(),
+            "an id holding an encoded `/..`",
+        ),
+    ]
+}
+
+/// List parameters no valid request holds: a page token the target never issued, a page
+/// size that is not a number, and one below zero.
+const MALFORMED_QUERIES: [(&str, &str); 3] = [
+    (
+        "&pageToken=%21%21not-a-page-token%21%21",
+        "a page token never issued",
+    ),
+    ("&pageSize=abc", "a pageSize that is not a number"),
+    ("&pageSize=-1", "a negative pageSize"),
+];
+
+/// E3 on every route that takes input in its URL: malformed ids and List parameters get an
+/// answer (any, as long as it is no server error and every error a Status: the checks every
+/// answer gets judge it), never a 5xx. No key is made: the ids name nothing.
+pub async fn malformed(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), HarnessError> {
+    let nothing = Subject::nothing();
+    let base = Subject::nothing().aim(ctx);
+    for route in in_safe_order(routes) {
+        ctx.enter_route(route.name);
+        match route.aim {
+            Aim::Key | Aim::Operation => {
+                for (id, _) in malformed_ids() {
+                    let mut aim = base.clone();
+                    aim.key = segment(&id);
+                    aim.operation = segment(&id);
+                    probe(
+                        ctx,
+                        route,
+                        &aim,
+                        &nothing,
+                        &id,
+                        Auth::Token,
+                        "routes E3 probe",
+                    )
+                    .await?;
+                }
+            }
+            Aim::Account => {
+                for (query, _) in MALFORMED_QUERIES {
+                    let mut aim = base.clone();
+                    aim.page_size = None;
+                    aim.extra_query = Some(query.to_string());
+                    probe(
+                        ctx,
+                        route,
+                        &aim,
+                        &nothing,
+                        "",
+                        Auth::Token,
+                        "routes E3 probe",
+                    )
+                    .await?;
+                }
+            }
+        }
+        ctx.leave_route();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,8 @@ pub async fn other_accounts(
 }
 
 /// Near misses of an account id: letter case changed, one character replaced by `_` (one
-/// character in SQL's LIKE) and by `%` (any run of them).
+/// character in SQL's LIKE) and by `%` (any run of them), and the id cut short by one (a
+/// prefix match lists the account).
 fn near_misses(account: &str) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let swapped: String = account
@@ -109,6 +110,10 @@ fn near_misses(account: &str) -> Vec<(String, &'static str)> {
             near[middle] = wild;
             out.push((near.into_iter().collect(), what));
         }
+    }
+    if chars.len() > 1 {
+        let cut: String = chars[..chars.len() - 1].iter().collect();
+        out.push((cut, "the account id cut short by one character"));
     }
     out
 }
@@ -156,9 +161,9 @@ mod tests {
     #[test]
     fn near_misses_differ_from_the_account() {
         let all = near_misses("ajeconformanceaccount");
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 4);
         assert!(all.iter().all(|(n, _)| n != "ajeconformanceaccount"));
         assert_eq!(all[0].0, "AJECONFORMANCEACCOUNT");
-        assert_eq!(near_misses("1234").len(), 2);
+        assert_eq!(near_misses("1234").len(), 3);
     }
 }

@@ -13,7 +13,8 @@
 //! - [`visibility`]: G1 (a deleted key is gone on every read path, at once and a moment later),
 //!   G2 (an update is seen the same way on every read path);
 //! - [`idempotency`]: I1 (a repeated mutation acts once), I2 (a reused key with another body);
-//! - [`identity`]: P1 (ids matched exactly).
+//! - [`identity`]: P1 (ids matched exactly), E3 (malformed ids and List parameters are
+//!   answered without a server error).
 
 mod auth;
 mod idempotency;
@@ -84,6 +85,10 @@ fn mutations_with_a_body(r: &Route) -> bool {
 
 fn names_an_id(r: &Route) -> bool {
     r.names_an_id()
+}
+
+fn takes_input_in_the_url(r: &Route) -> bool {
+    r.names_an_id() || lists_accounts(r)
 }
 
 macro_rules! play {
@@ -177,6 +182,15 @@ pub static CHECKERS: &[Checker] = &[
         needs: Needs::Nothing,
         own_keys: true,
         play: play!(idempotency::i2),
+    },
+    Checker {
+        trial: "routes::e3_malformed_inputs_get_no_server_error",
+        rule: "E3",
+        level: Level::Must,
+        covers: takes_input_in_the_url,
+        needs: Needs::Nothing,
+        own_keys: false,
+        play: play!(identity::malformed),
     },
     Checker {
         trial: "routes::p1_ids_matched_exactly",
@@ -331,6 +345,18 @@ impl Subject {
             operation: segment(&self.operation),
             page_size: Some(100),
             page_token: None,
+            extra_query: None,
+        }
+    }
+
+    /// A subject that names no key: for probes whose ids are made up (no key is created).
+    pub fn nothing() -> Subject {
+        Subject {
+            id: String::new(),
+            before: Value::Null,
+            operation: String::new(),
+            operation_kind: DocKind::UpdateOperation,
+            finished: None,
         }
     }
 }
