@@ -99,8 +99,9 @@ pub struct AltArgs {
 /// How requests reach the target.
 #[derive(Debug, Clone, Args)]
 pub struct TransportArgs {
-    /// Deadline of one request, body included, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    /// Deadline of one request, body included, in seconds. A request that gets no answer
+    /// within it is sent once more (same Idempotency-Key), so a stall costs at most twice it.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
     pub timeout: Duration,
 
     /// Also trust the CA certificates of this PEM file (beside the system's roots).
@@ -193,8 +194,10 @@ pub struct TargetArgs {
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
     pub clock_tolerance: Duration,
 
-    /// How long an operation may stay unfinished before rule O7 fails, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    /// How long an operation may stay unfinished before rule O7 fails, in seconds. Once one
+    /// operation of a kind (Update, Delete) has outlived it, no other of that kind is waited
+    /// for.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     pub operation_timeout: Duration,
 
     /// Embedded reference server only: when its operations finish.
@@ -259,6 +262,12 @@ pub struct KeyArgs {
     /// At most this many requests per second, across all trial threads.
     #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub max_rps: Option<f64>,
+
+    /// Stop the run after this many seconds: running trials stop, the sweep deletes the
+    /// run's keys, the reports are written, and the run is a harness error (exit 3) naming
+    /// what was still running.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub run_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -100,28 +100,36 @@ pub fn cleanup(args: CleanupArgs) -> ExitCode {
             for id in &pending {
                 run.ledger_track(id);
             }
-            match ctx.find_marked(&ledger.marker).await {
-                Ok(found) => {
-                    if let Some(file) = &run.ledger_file {
-                        file.searched(&ledger.marker);
-                    }
-                    for id in found {
-                        if !pending.contains(&id) {
-                            pending.push(id);
+            let mut accounts = vec![ledger.service_account_id.clone()];
+            accounts.extend(ledger.alt_service_account_id.clone());
+            let mut searched = true;
+            for account in &accounts {
+                match ctx.find_marked_in(account, &ledger.marker).await {
+                    Ok(found) => {
+                        for id in found {
+                            if !pending.contains(&id) {
+                                pending.push(id);
+                            }
                         }
                     }
+                    Err(e) => {
+                        searched = false;
+                        failed.push(format!(
+                            "cannot look for keys of {account} marked `{}`: {}",
+                            ledger.marker,
+                            run.redact(&e.to_string())
+                        ));
+                    }
                 }
-                Err(e) => failed.push(format!(
-                    "cannot look for keys marked `{}`: {}",
-                    ledger.marker,
-                    run.redact(&e.to_string())
-                )),
+            }
+            if let (true, Some(file)) = (searched, &run.ledger_file) {
+                file.searched(&ledger.marker);
             }
         }
         for id in &pending {
             run.ledger_track(id);
             match ctx.delete(id).await {
-                Ok(true) => println!("deleted {id}"),
+                Ok(true) => println!("deleted {id} (or it was already gone)"),
                 Ok(false) => failed.push(format!("{id}: the target did not delete it")),
                 Err(e) => failed.push(format!("{id}: {}", run.redact(&e.to_string()))),
             }

@@ -119,10 +119,29 @@ pub(crate) fn go(args: &RunArgs, prepared: Prepared) -> Result<Executed, ExitCod
     );
     let borrowed = borrow_key(args, &run, &rt)?;
     watch_signals(&rt, run.clone());
+    if let Some(limit) = args.keys.run_timeout {
+        let run = run.clone();
+        rt.spawn(async move {
+            tokio::time::sleep(limit).await;
+            eprintln!(
+                "--run-timeout: {:.0} s have passed; stopping the running trials and deleting the run's keys",
+                limit.as_secs_f64()
+            );
+            run.expire();
+        });
+    }
     drop(runner::execute(&run, &specs, &args.test, &plan));
     let left = run.sweep();
     let restore_problem = borrowed.and_then(|key| restore(&run, &rt, key));
-    let mut report = build_report(args, &run, &target, &cases, &began, left, replaying);
+    let mut report = build_report(
+        args,
+        &run,
+        &target,
+        &cases,
+        &began,
+        (left, ledger.as_deref()),
+        replaying,
+    );
     if let Some(problem) = restore_problem {
         report.add_problem(problem);
     }
@@ -296,6 +315,7 @@ fn prepare(
             &target.base_url,
             &target.operation_url,
             &run.service_account_id,
+            run.alt_account.as_deref(),
             &run.marker_prefix(),
             args.keys.ledger.is_some(),
         )
@@ -379,10 +399,16 @@ fn build_report(
     target: &Target,
     cases: &[crate::contract::cases::Case],
     began: &Began,
-    left: Vec<String>,
+    (left, ledger): (runner::Unconfirmed, Option<&std::path::Path>),
     replaying: bool,
 ) -> RunReport {
     let (created, deleted, _) = run.ledger_counts();
+    let cleanup = ledger.map(|path| {
+        format!(
+            "accesskey-conformance cleanup --ledger {} (with the run's credential flags)",
+            path.display()
+        )
+    });
     let facts = Facts {
         target: target.base_url.clone(),
         operation_url: target.operation_url.clone(),
@@ -396,7 +422,14 @@ fn build_report(
         keys: Keys {
             created,
             deleted,
-            left,
+            left: left.ids,
+            unconfirmed_creates: left
+                .creates
+                .iter()
+                .map(runner::Uncertain::describe)
+                .collect(),
+            marker: run.marker_prefix(),
+            cleanup,
             kept: args.keys.keep_keys,
         },
         // With one borrowed key some trials cannot run, and a replay selects its trials, so
@@ -405,9 +438,22 @@ fn build_report(
             || args.test.filter.is_some()
             || !args.test.skip.is_empty()
             || args.access_key_id.is_some(),
-        interrupted: run.is_interrupted(),
+        interrupted: run.is_interrupted() && !run.is_expired(),
     };
-    RunReport::build(&run.records(), facts, &|t| run.redact(t))
+    let mut report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
+    if let (true, Some(limit)) = (run.is_expired(), args.keys.run_timeout) {
+        let running = run.running_at_expiry();
+        report.add_problem(format!(
+            "the run was stopped by --run-timeout after {:.0} s; still running then: {}",
+            limit.as_secs_f64(),
+            if running.is_empty() {
+                "no trial (the sweep or the reports)".to_string()
+            } else {
+                running.join(", ")
+            }
+        ));
+    }
+    report
 }
 
 /// The closing text, the ledger file, the report files, and the exit code.
@@ -425,7 +471,8 @@ fn finish(args: &RunArgs, done: &Executed) -> Result<ExitCode, ExitCode> {
 pub(crate) fn close_ledger(args: &RunArgs, done: &Executed) {
     let ledger_written = done.run.ledger_file.as_ref().is_some_and(|l| l.written());
     if let (Some(path), true) = (&done.ledger, ledger_written) {
-        if !done.report.keys.left.is_empty() {
+        // Never removed while a key may be left (R6).
+        if done.report.keys.unconfirmed() > 0 {
             eprintln!(
                 "ledger: {} (accesskey-conformance cleanup --ledger {} deletes what it lists)",
                 path.display(),

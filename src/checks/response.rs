@@ -17,7 +17,8 @@ pub struct Expect {
     pub key_id: Option<String>,
     /// Only Create may answer with the secret.
     pub secret_allowed: bool,
-    /// A 429/503 the harness retries: judged as an error response, but not as E3.
+    /// A 429 or 503, or a gateway's 502 or 504, that the harness retries: judged as an error
+    /// response, but not as E3 (and a gateway's page that is not JSON not at all).
     pub retryable: bool,
     /// The service account a List was filtered by (every key listed must belong to it, L2).
     pub account: Option<String>,
@@ -119,6 +120,22 @@ pub struct Judge<'a> {
 /// bytes are UTF-8.
 pub fn labelled_json_in_utf8(exchange: &Exchange) -> Vec<Violation> {
     let mut found = Vec::new();
+    if let Some(coding) = exchange
+        .header("content-encoding")
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+    {
+        found.push(
+            Violation::new(
+                "E4",
+                format!(
+                    "the answer is {coding}-encoded, although the request accepted only identity"
+                ),
+            )
+            .received(format!("Content-Encoding: {coding}"))
+            .expected("the JSON body as it is (the request sent Accept-Encoding: identity)"),
+        );
+    }
     if exchange.json.is_ok() {
         let media = exchange.media_type();
         if media.as_deref() != Some("application/json") {
@@ -178,7 +195,15 @@ pub fn check_response(exchange: &Exchange, expect: &Expect, judge: &Judge<'_>) -
             .expected("no 5xx for any request of the harness"),
         );
     }
-    let is_error = status >= 400;
+    // An error sent with a 2xx status is judged as the error it is (E1 then finds its HTTP
+    // status wrong).
+    let is_error = status >= 400 || exchange.error_in_a_2xx();
+    // A gateway's own page (a 502 or 504 that is not JSON, retried like a 503) is no answer
+    // of the target's: E1 and E4 do not judge it (E3).
+    let gateway_page = expect.retryable && matches!(status, 502 | 504) && exchange.json.is_err();
+    if gateway_page {
+        return Vec::new();
+    }
     found.extend(labelled_json_in_utf8(exchange));
     if !exchange.is_success() && !is_error {
         found.push(

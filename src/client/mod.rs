@@ -43,8 +43,34 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// A 2xx answer that is not an error in disguise (see [`Exchange::error_in_a_2xx`]).
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
+        (200..300).contains(&self.status) && !self.error_in_a_2xx()
+    }
+
+    /// A 2xx answer whose body is a google.rpc.Status with a non-zero code (and nothing an
+    /// access key, a page or an operation carries): an error sent with a success status,
+    /// which E1 judges as the error it is.
+    pub fn error_in_a_2xx(&self) -> bool {
+        if !(200..300).contains(&self.status) {
+            return false;
+        }
+        let Ok(Value::Object(body)) = &self.json else {
+            return false;
+        };
+        let code = body.get("code").and_then(Value::as_i64);
+        code.is_some_and(|c| c != 0)
+            && body.get("message").is_some_and(Value::is_string)
+            && ![
+                "id",
+                "done",
+                "accessKey",
+                "accessKeys",
+                "operations",
+                "serviceAccountId",
+            ]
+            .iter()
+            .any(|m| body.contains_key(*m))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -126,6 +152,13 @@ pub struct TransportError {
     pub method: String,
     pub url: String,
     pub reason: String,
+}
+
+impl TransportError {
+    /// No answer came within the deadline (a stall), rather than a connection that broke.
+    pub fn is_stall(&self) -> bool {
+        self.reason.starts_with("no complete answer within") || self.reason.starts_with("timed out")
+    }
 }
 
 /// The HTTP client used for every request to the target.
@@ -227,7 +260,13 @@ impl Client {
             reason,
         };
         let mut request_headers = Vec::new();
-        let mut builder = self.http.request(req.method.clone(), &req.url);
+        // Answers in the body's own form: a content-coding the harness did not accept is
+        // the target's finding (E4), not something to undo quietly.
+        let mut builder = self
+            .http
+            .request(req.method.clone(), &req.url)
+            .header(reqwest::header::ACCEPT_ENCODING, "identity");
+        request_headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
         if let Some(auth) = &authorization {
             builder = builder.header(reqwest::header::AUTHORIZATION, auth);
             let shown = req.auth.shown().unwrap_or_else(|| "[redacted]".into());

@@ -184,6 +184,32 @@ pub static ROUTES: &[Route] = &[
     },
 ];
 
+/// The name of the route a request went to (`method` and its URL), for messages that
+/// must not carry ids; `?` when it is none of the table's.
+pub fn route_of(method: &str, url: &str) -> &'static str {
+    let path = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    let matches = |template: &str| {
+        let (want, got): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        // The route's path may sit under a prefix of the base URL.
+        got.len() >= want.len()
+            && got[got.len() - want.len()..]
+                .iter()
+                .zip(&want)
+                .all(|(g, w)| w.starts_with('{') || g == w)
+    };
+    ROUTES
+        .iter()
+        .filter(|r| r.method == method && matches(r.path))
+        .max_by_key(|r| r.path.len())
+        .map_or("?", |r| r.name)
+}
+
 /// The route of this name.
 pub fn named(name: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.name == name)
@@ -192,6 +218,27 @@ pub fn named(name: &str) -> Option<&'static Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_named_by_their_route() {
+        let keys = "http://h:1/iam/aws-compatibility/v1/accessKeys";
+        assert_eq!(route_of("POST", keys), "Create");
+        assert_eq!(
+            route_of("GET", &format!("{keys}?serviceAccountId=a")),
+            "List"
+        );
+        assert_eq!(route_of("GET", &format!("{keys}/aje1")), "Get");
+        assert_eq!(route_of("PATCH", &format!("{keys}/aje1")), "Update");
+        assert_eq!(
+            route_of("GET", &format!("{keys}/aje1/operations")),
+            "ListOperations"
+        );
+        assert_eq!(
+            route_of("GET", "https://op.example/operations/aje2"),
+            "GetOperation"
+        );
+        assert_eq!(route_of("PUT", keys), "?");
+    }
 
     #[test]
     fn names_are_unique_and_paths_name_their_ids() {

@@ -141,10 +141,23 @@ pub enum Fault {
     /// driven by the mask), so a mask naming serviceAccountId or keyId with a value moves
     /// the key.
     MaskedIdentityPathsApplied,
+    /// O7: delete operations never finish (the key stays).
+    DeletesNeverFinish,
+    /// O2: operations end done with neither a response nor an error, and without their
+    /// change.
+    OperationsDoneWithoutEffect,
+    /// O5: an update's operation answers with the new description, but the change is never
+    /// stored.
+    UpdateNeverCommitted,
+    /// E1: error answers are sent with HTTP 200 (a Status body and a 200 status).
+    ErrorsWithHttp200,
+    /// E4: every answer is gzip-compressed (`Content-Encoding: gzip`) although the request
+    /// accepts only `identity`.
+    UnaskedGzip,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 58] = [
+    pub const ALL: [Fault; 63] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -203,6 +216,11 @@ impl Fault {
         Fault::BadPageTokenCrashes,
         Fault::LongIdCrashes,
         Fault::MaskedIdentityPathsApplied,
+        Fault::DeletesNeverFinish,
+        Fault::OperationsDoneWithoutEffect,
+        Fault::UpdateNeverCommitted,
+        Fault::ErrorsWithHttp200,
+        Fault::UnaskedGzip,
     ];
 
     /// The rules this fault breaks, the one it was written for first: a run against it must
@@ -263,6 +281,11 @@ impl Fault {
             IdsMatchedCaseInsensitively => &["P1"],
             BadPageTokenCrashes | LongIdCrashes => &["E3"],
             MaskedIdentityPathsApplied => &["U4"],
+            DeletesNeverFinish => &["O7"],
+            OperationsDoneWithoutEffect => &["O2"],
+            UpdateNeverCommitted => &["O5"],
+            ErrorsWithHttp200 => &["E1"],
+            UnaskedGzip => &["E4"],
         }
     }
 

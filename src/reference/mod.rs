@@ -119,6 +119,10 @@ pub struct Options {
     /// The most keys that existed at once (for tests of --max-live-keys); the keys the server
     /// starts with are not counted.
     pub peak_keys: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Keys made since the server started, and of those the ones not deleted (for tests that
+    /// hold a run's closing line against the server's own count).
+    pub keys_made: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub keys_alive: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// The server's clock runs this far ahead of the true time (behind when negative); its
     /// `Date` header agrees, as an honestly skewed clock's would.
     pub clock_skew: chrono::Duration,
@@ -252,6 +256,8 @@ impl Options {
             announced_ttl: None,
             issued: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
             peak_keys: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            keys_made: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            keys_alive: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             clock_skew: chrono::Duration::zero(),
             date_header: true,
             paging: Paging::Exact,

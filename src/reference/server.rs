@@ -115,6 +115,9 @@ impl Shared {
         if self.options.has(Fault::WrongHttpStatus) && status.code == code::NOT_FOUND {
             http = 400;
         }
+        if self.options.has(Fault::ErrorsWithHttp200) {
+            http = 200;
+        }
         json_response(http, self.render().status(&status))
     }
 }
@@ -217,10 +220,62 @@ async fn answer(State(state): State<AppState>, request: Request, next: Next) -> 
             .unwrap_or_else(|| bytes.to_vec());
         response = Response::from_parts(parts, axum::body::Body::from(pretty));
     }
+    if options.has(Fault::UnaskedGzip) {
+        let (mut parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        parts.headers.insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, axum::body::Body::from(gzip_stored(&bytes)));
+    }
     if !options.latency.is_zero() {
         tokio::time::sleep(options.latency).await;
     }
     response
+}
+
+/// `data` as a gzip stream of stored (uncompressed) deflate blocks: valid gzip that any
+/// client decodes, with no compression library (the fault UnaskedGzip).
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut crc_table = [0u32; 256];
+    for (n, entry) in crc_table.iter_mut().enumerate() {
+        let mut c = u32::try_from(n).unwrap_or_default();
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        *entry = c;
+    }
+    let crc = !data.iter().fold(!0u32, |c, &b| {
+        crc_table[usize::from((c as u8) ^ b)] ^ (c >> 8)
+    });
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut chunks = data.chunks(65_535).peekable();
+    if chunks.peek().is_none() {
+        out.extend([1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = u8::from(chunks.peek().is_none());
+        let len = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+        out.push(last);
+        out.extend(len.to_le_bytes());
+        out.extend((!len).to_le_bytes());
+        out.extend(chunk);
+    }
+    out.extend(crc.to_le_bytes());
+    out.extend(
+        u32::try_from(data.len() % (1 << 32))
+            .unwrap_or_default()
+            .to_le_bytes(),
+    );
+    out
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

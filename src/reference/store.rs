@@ -107,6 +107,8 @@ pub struct Operation {
     pub result: Option<Result<Option<Key>, Status>>,
     /// The key as it would look after the update (for the ResponseWhilePending fault).
     pub preview: Option<Key>,
+    /// Done with neither response nor error (the OperationsDoneWithoutEffect fault).
+    pub without_result: bool,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +177,12 @@ impl Store {
             }
         }
         store.existing = store.keys.len();
+        options
+            .keys_made
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        options
+            .keys_alive
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         store
     }
 
@@ -243,7 +251,7 @@ impl Store {
             last_used_at: match options.style {
                 Style::Sample => Some(created_at),
                 // Every other key is never used, and printed with `"lastUsedAt": null`.
-                Style::Varied if self.serial % 2 == 0 => {
+                Style::Varied if self.serial.is_multiple_of(2) => {
                     Some(created_at + Duration::milliseconds(10))
                 }
                 Style::Varied => None,
@@ -251,6 +259,12 @@ impl Store {
             },
         };
         self.keys.insert(key.id.clone(), key.clone());
+        options
+            .keys_made
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        options
+            .keys_alive
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         options.peak_keys.fetch_max(
             self.keys.len().saturating_sub(self.existing),
             std::sync::atomic::Ordering::SeqCst,
@@ -297,6 +311,7 @@ impl Store {
             effect,
             result: None,
             preview,
+            without_result: false,
         };
         let id = op.id.clone();
         self.operations.insert(id.clone(), op);
@@ -311,8 +326,7 @@ impl Store {
         let Some(op) = self.operations.get_mut(op_id) else {
             return;
         };
-        if op.result.is_some() || (options.has(Fault::NeverCompletes) && op.kind == OpKind::Update)
-        {
+        if op.result.is_some() || never_finishes(options, op.kind) {
             return;
         }
         op.polls_left = op.polls_left.saturating_sub(1);
@@ -325,7 +339,17 @@ impl Store {
         let Some(op) = self.operations.get(op_id) else {
             return;
         };
-        if options.has(Fault::NeverCompletes) && op.kind == OpKind::Update {
+        if never_finishes(options, op.kind) {
+            return;
+        }
+        if options.has(Fault::OperationsDoneWithoutEffect) {
+            // Done, with neither a result nor the change (a worker that marks jobs done
+            // before, and instead of, doing them).
+            if let Some(op) = self.operations.get_mut(op_id) {
+                op.result = Some(Ok(None));
+                op.modified_at = options.now();
+                op.without_result = true;
+            }
             return;
         }
         let (key_id, effect) = (op.key_id.clone(), op.effect.clone());
@@ -337,11 +361,29 @@ impl Store {
                     if let Some(key) = self.keys.get_mut(&key_id) {
                         key.deleted = true;
                     }
-                } else {
-                    self.keys.remove(&key_id);
+                } else if self.keys.remove(&key_id).is_some() {
+                    let _ = options.keys_alive.fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    );
                 }
                 // The Get cache of the fault is not told (it is invalidated on updates only).
                 Ok(None)
+            }
+            Effect::SetDescription(description) if options.has(Fault::UpdateNeverCommitted) => {
+                // The response shows the change; the store never gets it (a transaction
+                // rolled back after the answer was built).
+                match self.keys.get(&key_id) {
+                    Some(key) => Ok(Some(Key {
+                        description,
+                        ..key.clone()
+                    })),
+                    None => Err(Status::new(
+                        code::NOT_FOUND,
+                        format!("access key {key_id} not found"),
+                    )),
+                }
             }
             Effect::SetDescription(description) => match self.keys.get_mut(&key_id) {
                 Some(key) => {
@@ -373,6 +415,15 @@ impl Store {
             op.result = Some(result);
             op.modified_at = options.now();
         }
+    }
+}
+
+/// Whether operations of `kind` never finish (the faults NeverCompletes: updates;
+/// DeletesNeverFinish: deletes).
+fn never_finishes(options: &Options, kind: OpKind) -> bool {
+    match kind {
+        OpKind::Update => options.has(Fault::NeverCompletes),
+        OpKind::Delete => options.has(Fault::DeletesNeverFinish),
     }
 }
 
@@ -540,7 +591,7 @@ impl Render<'_> {
                     m.insert("response".into(), self.key(preview, true));
                 }
             }
-            Some(_) if self.options.has(Fault::DoneWithoutResult) => {}
+            Some(_) if self.options.has(Fault::DoneWithoutResult) || op.without_result => {}
             Some(Err(status)) => {
                 m.insert("error".into(), self.status(status));
             }

@@ -62,7 +62,7 @@ pub fn closing(report: &RunReport) -> String {
         report.generated_steps,
         report.keys.created,
         report.keys.deleted,
-        report.keys.left.len(),
+        report.keys.unconfirmed(),
         report.seed,
         report.duration_seconds,
         match report.verdict {

@@ -420,7 +420,7 @@ fn facts(page: &mut String, report: &RunReport) {
         report.longest_chain,
         report.keys.created,
         report.keys.deleted,
-        report.keys.left.len()
+        report.keys.unconfirmed()
     );
 }
 

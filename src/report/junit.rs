@@ -32,8 +32,24 @@ pub fn build(report: &RunReport) -> Report {
             ("started", report.started.clone()),
             ("level", report.level.as_str().to_string()),
             ("verdict", report.verdict.as_str().to_string()),
+            ("keys-created", report.keys.created.to_string()),
+            ("keys-deleted", report.keys.deleted.to_string()),
+            ("keys-left", report.keys.unconfirmed().to_string()),
         ] {
             suite.add_property(Property::new(name, value));
+        }
+        for problem in &report.problems {
+            suite.add_property(Property::new("harness-error", problem.as_str()));
+        }
+        if !report.problems.is_empty() {
+            suite.set_system_err(
+                report
+                    .problems
+                    .iter()
+                    .map(|p| format!("harness error: {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         for t in report.trials.iter().filter(|t| &t.area == area) {
             suite.add_test_case(test_case(t));

@@ -295,13 +295,65 @@ pub struct Observed {
     pub behaviour: String,
 }
 
+/// The run's keys, told truthfully (R6): what it created, what it confirmed deleted, and what
+/// it could not confirm gone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Keys {
+    /// Keys the run knows it created (from readable Create answers, or found by its marker).
     pub created: usize,
+    /// Of those, the ones confirmed deleted (a finished Delete, or NOT_FOUND).
     pub deleted: usize,
+    /// Ids of keys the run created and could not confirm deleted.
     pub left: Vec<String>,
+    /// Creates that may have made a key the run never found (an answer lost in transit or
+    /// unreadable, and List could not settle it), in words.
+    pub unconfirmed_creates: Vec<String>,
+    /// The marker every key of the run carries in its description (`cleanup` finds them).
+    pub marker: String,
+    /// The command that deletes what is left, when the run kept a ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<String>,
     /// `--keep-keys`: the keys were left on purpose.
     pub kept: bool,
+}
+
+impl Keys {
+    /// Keys that may still exist: known ids and Creates that could not be settled. "left 0"
+    /// is printed only when this is 0.
+    pub fn unconfirmed(&self) -> usize {
+        self.left.len() + self.unconfirmed_creates.len()
+    }
+
+    /// The problem a run with unconfirmed keys has, in words.
+    pub fn problem(&self) -> Option<String> {
+        if self.unconfirmed() == 0 || self.kept {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if !self.left.is_empty() {
+            parts.push(format!(
+                "{} key(s) the run created are not confirmed deleted: {}",
+                self.left.len(),
+                self.left.join(", ")
+            ));
+        }
+        if !self.unconfirmed_creates.is_empty() {
+            parts.push(format!(
+                "{} Create(s) may have made a key the run never found: {}",
+                self.unconfirmed_creates.len(),
+                self.unconfirmed_creates.join("; ")
+            ));
+        }
+        let cleanup = match &self.cleanup {
+            Some(command) => format!("; delete them with `{command}`"),
+            None => String::new(),
+        };
+        Some(format!(
+            "{}; every key of the run carries the marker `{}` in its description{cleanup}",
+            parts.join("; "),
+            self.marker
+        ))
+    }
 }
 
 /// Facts of the run that are not in the outcome log.
@@ -444,12 +496,7 @@ impl RunReport {
                 }
             }
         }
-        if !facts.keys.left.is_empty() && !facts.keys.kept {
-            problems.push(format!(
-                "keys the run created are still present: {}",
-                facts.keys.left.join(", ")
-            ));
-        }
+        problems.extend(facts.keys.problem());
         let verdict = if facts.interrupted {
             Verdict::Interrupted
         } else if totals.failed + totals.stale > 0 {

@@ -40,7 +40,7 @@ pub fn markdown(report: &RunReport) -> String {
         report.generated_steps,
         report.keys.created,
         report.keys.deleted,
-        report.keys.left.len()
+        report.keys.unconfirmed()
     );
 
     let _ = writeln!(

@@ -40,6 +40,8 @@ pub enum HarnessError {
 
 /// At most this many sends of one request (the first and its retries).
 const MAX_ATTEMPTS: u32 = 6;
+/// At most this many sends again of a request whose answer was lost in transit.
+const RESENDS: u32 = 2;
 /// At most this long waiting between the retries of one request.
 const RETRY_BUDGET: Duration = Duration::from_secs(30);
 
@@ -132,6 +134,8 @@ pub struct Ctx {
     route: Option<&'static str>,
     /// The cells of the route matrix this trial reached.
     pub cells: Vec<super::Cell>,
+    /// The last `call` lost an answer in transit (and resent the request).
+    pub lost_answer: bool,
 }
 
 impl Ctx {
@@ -154,6 +158,7 @@ impl Ctx {
             trace: Vec::new(),
             route: None,
             cells: Vec::new(),
+            lost_answer: false,
         }
     }
 
@@ -242,10 +247,17 @@ impl Ctx {
         }
     }
 
-    /// Sends one request, checks the answer, keeps the exchange. A 429 or 503 answer is
-    /// checked as an error response and the request retried (same Idempotency-Key) after
-    /// `Retry-After` or an exponential back-off with jitter, within [`MAX_ATTEMPTS`] and
-    /// [`RETRY_BUDGET`]; staying throttled is a harness error, not a verdict.
+    /// Sends one request, checks the answer, keeps the exchange.
+    ///
+    /// - A 429 or 503 answer, or a gateway's 502 or 504, is checked as an error response
+    ///   (a gateway's page that is not JSON is not judged by E1) and the request retried (same
+    ///   Idempotency-Key) after `Retry-After` or an exponential back-off with jitter, within
+    ///   [`MAX_ATTEMPTS`] and [`RETRY_BUDGET`]; staying so is a harness error, not a verdict.
+    ///   A gateway error a retry cured is an observation (E3).
+    /// - An answer lost in transit (a reset, a body cut short, no answer within `--timeout`)
+    ///   is resent with the same Idempotency-Key, so that a mutation that did act is not made
+    ///   twice (R3): at most [`RESENDS`] times, and after a stall at most once more (a stall
+    ///   costs one `--timeout` and one resend, R5). `lost_answer` tells the caller.
     pub async fn call(
         &mut self,
         request: Request,
@@ -254,40 +266,87 @@ impl Ctx {
         let mut waited = Duration::ZERO;
         let mut backoff = Duration::from_millis(50);
         let mut first_sent = None;
+        let (mut resends, mut stalled) = (0, false);
+        let mut gateway: Option<u16> = None;
+        self.lost_answer = false;
         for attempt in 1.. {
             let run = self.run.clone();
-            let exchange = self
+            // The first send of this request (an attempt whose answer is lost counts too:
+            // what it did is judged from when it left).
+            let leaving = chrono::Utc::now();
+            let first = match request.idempotency_key() {
+                Some(key) => self.run.first_send(key, leaving),
+                None => *first_sent.get_or_insert(leaving),
+            };
+            let sent = self
                 .unless_interrupted(async {
                     run.pace().await;
                     run.count_request();
                     run.api.send(&request).await
                 })
-                .await??;
+                .await?;
             self.requests += 1;
             self.chain += 1;
-            let first = *first_sent.get_or_insert(exchange.sent_at);
-            let throttled = matches!(exchange.status, 429 | 503);
+            let exchange = match sent {
+                Ok(exchange) => exchange,
+                // After a stall, nothing more than the one resend it got; and a mutation
+                // without an Idempotency-Key is never sent again (it could act twice).
+                Err(e)
+                    if stalled
+                        || resends >= RESENDS
+                        || (request.method != reqwest::Method::GET
+                            && request.idempotency_key().is_none()) =>
+                {
+                    if request.method != reqwest::Method::GET {
+                        self.lost_answer = true;
+                    }
+                    return Err(HarnessError::Transport(e));
+                }
+                Err(e) => {
+                    self.lost_answer = true;
+                    resends += 1;
+                    stalled = e.is_stall();
+                    continue;
+                }
+            };
+            let gateway_error = matches!(exchange.status, 502 | 504);
+            let retried = matches!(exchange.status, 429 | 503) || gateway_error;
             let mut expect = expect.clone();
-            expect.retryable = throttled;
+            expect.retryable = retried;
             expect.first_sent = Some(first);
             let found = self.run.check(&exchange, &expect);
             self.record(found);
             self.run.archive(&self.trial, &exchange);
-            if !throttled {
+            if !retried {
                 self.run.note_answer(&exchange);
             }
             if self.keep_exchanges {
                 self.exchanges.push(exchange.clone());
             }
-            if !throttled {
+            if !retried {
                 self.run.note_mutation(&exchange, expect.kind, first);
+                if let Some(status) = gateway {
+                    self.observe(format!(
+                        "{} {}: a gateway answered {status}, and a retry got through",
+                        exchange.method,
+                        crate::contract::routes::route_of(&exchange.method, &exchange.url)
+                    ));
+                }
                 return Ok(exchange);
+            }
+            if gateway_error {
+                gateway.get_or_insert(exchange.status);
             }
             let wait = retry_after(&exchange).unwrap_or_else(|| backoff.mul_f64(jitter()));
             backoff = (backoff * 2).min(Duration::from_secs(5));
             if attempt >= MAX_ATTEMPTS || waited + wait > RETRY_BUDGET {
+                let why = if gateway_error {
+                    "; the target cannot be reached through its gateway"
+                } else {
+                    ""
+                };
                 return Err(HarnessError::Throttled(format!(
-                    "{} was answered {} {} time(s) in a row{}; giving up after waiting {:.1} s",
+                    "{} was answered {} {} time(s) in a row{}; giving up after waiting {:.1} s{why}",
                     exchange.request_line(),
                     exchange.status,
                     attempt,
@@ -321,9 +380,13 @@ impl Ctx {
             .ok()
             .and_then(|j| j.get("code"))
             .and_then(Value::as_i64);
+        // An error in a 2xx body is an error too (E1 reports its status).
+        let success = exchange.is_success();
+        let refused = !success && (exchange.status >= 400 || exchange.error_in_a_2xx());
         match (exchange.status, code, exchange.json) {
-            (200..=299, _, Ok(key)) => Ok(Some(key)),
-            (400.., Some(5 | 7), _) | (403 | 404, None, _) => Ok(None),
+            (_, _, Ok(key)) if success => Ok(Some(key)),
+            (_, Some(5 | 7), _) if refused => Ok(None),
+            (403 | 404, None, _) => Ok(None),
             (status, _, _) => Err(HarnessError::Setup(format!(
                 "cannot read key {id}: GET answered {status}"
             ))),
@@ -408,9 +471,28 @@ impl Ctx {
         let started = Instant::now();
         let mut schedule = PollSchedule::new(poll_hint(first));
         let mut not_found = 0;
+        let kind = expect.kind;
         loop {
+            if run.operations_time_out(kind) {
+                // The first finding stands for the rest (R5): this one is not waited out.
+                self.record([Violation::new(
+                    "O7",
+                    format!(
+                        "operation {op_id} was not awaited: an earlier {} operation of the run was not done within the operation timeout ({:.1} s), so no other is waited for",
+                        match kind {
+                            DocKind::DeleteOperation => "Delete",
+                            _ => "Update",
+                        },
+                        run.operation_timeout.as_secs_f64()
+                    ),
+                )
+                .expected("done: true within the operation timeout")
+                .seen_in(first)]);
+                return Ok(None);
+            }
             let wait = schedule.next_wait();
             if started.elapsed() + wait > run.operation_timeout {
+                run.operation_timed_out(kind);
                 self.record([Violation::new(
                     "O7",
                     format!(
@@ -427,7 +509,15 @@ impl Ctx {
                 .call(run.api.get_operation(&op_id), expect.clone())
                 .await?;
             schedule.hint = poll_hint(&read).or(schedule.hint);
-            match (read.status, &read.json) {
+            // An error in a 2xx body counts with its code's HTTP status (E1 reports it).
+            let status = match read.json.as_ref().ok().and_then(|j| j.get("code")) {
+                Some(code) if read.error_in_a_2xx() => code
+                    .as_i64()
+                    .and_then(crate::checks::response::http_status_for_code)
+                    .unwrap_or(500),
+                _ => read.status,
+            };
+            match (status, &read.json) {
                 (200..=299, Ok(json)) => {
                     let Ok(now) = operation::envelope(json) else {
                         return Ok(None);

@@ -43,6 +43,9 @@ async fn run_spec(run: Arc<Run>, spec: &Spec) -> (Outcome, Ctx, bool) {
     let outcome = match (ctx.violations.is_empty(), result) {
         (false, _) => Outcome::Fail(std::mem::take(&mut ctx.violations)),
         (true, Err(HarnessError::NotApplicable(why))) => Outcome::Skipped(why),
+        (true, Err(HarnessError::Interrupted)) if ctx.run.is_expired() => {
+            Outcome::Error("stopped by --run-timeout while it ran".into())
+        }
         (true, Err(HarnessError::Interrupted)) => {
             Outcome::Skipped("interrupted while it ran".into())
         }
@@ -57,17 +60,26 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
     let place = run
         .unless_interrupted(run.workers.clone().acquire_owned())
         .await;
+    let stopped = |run: &Run| {
+        if run.is_expired() {
+            "not started: the run reached --run-timeout".to_string()
+        } else {
+            "interrupted".to_string()
+        }
+    };
     let Ok(Ok(_worker)) = place else {
-        return Record::untried(&spec, expected, "interrupted".into());
+        return Record::untried(&spec, expected, stopped(&run));
     };
     if run.is_interrupted() {
-        return Record::untried(&spec, expected, "interrupted".into());
+        return Record::untried(&spec, expected, stopped(&run));
     }
     if let Some(why) = run.failing_alike() {
         return Record::untried(&spec, expected, run.redact(&why));
     }
     let started = Instant::now();
+    run.trial_running(&spec.name, true);
     let (outcome, ctx, unavailable) = run_spec(run.clone(), &spec).await;
+    run.trial_running(&spec.name, false);
     let mut record = Record::untried(&spec, expected, String::new());
     record.observations = ctx.observations;
     record.duration = started.elapsed();

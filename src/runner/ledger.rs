@@ -31,6 +31,7 @@ impl LedgerFile {
         base_url: &str,
         operation_url: &str,
         service_account_id: &str,
+        alt_service_account_id: Option<&str>,
         marker: &str,
         eager: bool,
     ) -> Result<Self, String> {
@@ -43,6 +44,7 @@ impl LedgerFile {
                 "base_url": base_url,
                 "operation_url": operation_url,
                 "service_account_id": service_account_id,
+                "alt_service_account_id": alt_service_account_id,
                 "marker": marker,
                 "started": chrono::Utc::now().to_rfc3339(),
             }),
@@ -136,6 +138,8 @@ pub struct ReadLedger {
     pub base_url: String,
     pub operation_url: String,
     pub service_account_id: String,
+    /// The second service account the run made keys in (A3), if any.
+    pub alt_service_account_id: Option<String>,
     /// What the descriptions of the run's keys carry (empty for ledgers without it).
     pub marker: String,
     /// Creates were sent whose answer the ledger does not record, and no cleanup has searched
@@ -195,6 +199,9 @@ pub fn read(path: &Path) -> Result<ReadLedger, String> {
         base_url: field("base_url"),
         operation_url: field("operation_url"),
         service_account_id: field("service_account_id"),
+        alt_service_account_id: header["alt_service_account_id"]
+            .as_str()
+            .map(str::to_string),
         marker: field("marker"),
         unanswered: creating > answered && !searched,
         created: order.len(),
@@ -222,7 +229,7 @@ mod tests {
     fn a_written_ledger_reads_back_with_what_is_pending() {
         let path = std::env::temp_dir().join(format!("akc-ledger-test-{}", std::process::id()));
         std::fs::remove_file(&path).ok();
-        let ledger = LedgerFile::create(&path, "http://a", "http://o", "sa", "akc t-", false)
+        let ledger = LedgerFile::create(&path, "http://a", "http://o", "sa", None, "akc t-", false)
             .expect("created");
         assert!(!path.exists(), "a lazy ledger waits for its first key");
         ledger.creating("akc t-1");
@@ -232,7 +239,9 @@ mod tests {
         ledger.creating("akc t-3");
         ledger.deleted("k1");
         ledger.created("k3");
-        assert!(LedgerFile::create(&path, "http://a", "http://o", "sa", "akc t-", true).is_err());
+        assert!(
+            LedgerFile::create(&path, "http://a", "http://o", "sa", None, "akc t-", true).is_err()
+        );
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)

@@ -15,4 +15,4 @@ pub use outcome::{
     Body, Cell, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture,
     failure_text,
 };
-pub use run::{Generation, INTERRUPTED_SWEEP, Run};
+pub use run::{Generation, INTERRUPTED_SWEEP, Run, Uncertain, Unconfirmed};

@@ -18,12 +18,56 @@ use crate::contract::{DocKind, Schemas};
 /// trial starts.
 pub const SAME_FAILURES: usize = 30;
 
+/// Rounds of Deletes the sweep makes for the keys still present.
+const SWEEP_PASSES: usize = 3;
+
 /// How long the sweep after an interruption may take: a CI runner sends SIGKILL about ten
 /// seconds after its first signal.
 pub const INTERRUPTED_SWEEP: Duration = Duration::from_secs(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A Create that may have made a key the run does not know of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncertain {
+    /// The marker the key's description carries.
+    pub marker: String,
+    /// Its answer was lost in transit (no readable answer at all); otherwise it was
+    /// answered 200 with a body the harness could not read.
+    pub lost: bool,
+}
+
+impl Uncertain {
+    /// As the reports name it.
+    pub fn describe(&self) -> String {
+        if self.lost {
+            format!(
+                "a Create whose answer was lost in transit (marker `{}`)",
+                self.marker
+            )
+        } else {
+            format!(
+                "a Create answered with a body the harness could not read (marker `{}`)",
+                self.marker
+            )
+        }
+    }
+}
+
+/// What the sweep could not confirm: keys it knows that are still present, and Creates
+/// that may have made a key it never found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unconfirmed {
+    pub ids: Vec<String>,
+    pub creates: Vec<Uncertain>,
+}
+
+impl Unconfirmed {
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.creates.is_empty()
+    }
 }
 
 /// Settings of the generated part of the suite (the property trials).
@@ -72,6 +116,21 @@ pub struct Run {
     pool: Mutex<Option<Vec<String>>>,
     /// Why no more keys may be created (an unreadable Create answer, R3).
     stopped: Mutex<Option<String>>,
+    /// Creates that may have made a key the run does not know (R3): the answer was lost in
+    /// transit, or answered 200 with a body the harness cannot read. The sweep looks for
+    /// their markers.
+    uncertain: Mutex<Vec<Uncertain>>,
+    /// The kinds of operation one of which outlived the operation timeout: no other of that
+    /// kind is waited for (R5).
+    timed_out: Mutex<std::collections::BTreeSet<DocKind>>,
+    /// When each Idempotency-Key was first sent: a request sent again with its key is the
+    /// same request, judged from its first send (T5), even when a trial repeats it on purpose.
+    first_sends: Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// Trials running now (what a run stopped by --run-timeout names).
+    running: Mutex<std::collections::BTreeSet<String>>,
+    /// Set when --run-timeout ended the run, with the trials running then.
+    expired: AtomicBool,
+    expired_running: Mutex<Vec<String>>,
     /// Set on Ctrl-C or SIGTERM: waits and requests in flight are abandoned (R5).
     interrupt: tokio::sync::watch::Sender<bool>,
     /// Places for trials (and lanes of generated sequences) working at once.
@@ -131,6 +190,12 @@ impl Run {
             proven: AtomicBool::new(false),
             create_answer: std::sync::OnceLock::new(),
             stopped: Mutex::new(None),
+            uncertain: Mutex::new(Vec::new()),
+            timed_out: Mutex::new(std::collections::BTreeSet::new()),
+            first_sends: Mutex::new(std::collections::HashMap::new()),
+            running: Mutex::new(std::collections::BTreeSet::new()),
+            expired: AtomicBool::new(false),
+            expired_running: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
             archive: None,
             interrupt: tokio::sync::watch::Sender::new(false),
@@ -184,7 +249,7 @@ impl Run {
     /// trials that saw it.
     pub fn note_answer(&self, exchange: &Exchange) {
         let mut same = lock(&self.same_failure);
-        if exchange.status < 400 {
+        if exchange.is_success() || (300..400).contains(&exchange.status) {
             *same = (String::new(), 0);
             return;
         }
@@ -347,6 +412,76 @@ impl Run {
 
     pub fn stop_creating(&self, why: String) {
         lock(&self.stopped).get_or_insert(why);
+    }
+
+    /// A Create that may have made a key nobody knows: the sweep looks for its marker.
+    pub fn create_uncertain(&self, marker: &str, lost: bool) {
+        let mut uncertain = lock(&self.uncertain);
+        if !uncertain.iter().any(|u| u.marker == marker) {
+            uncertain.push(Uncertain {
+                marker: marker.to_string(),
+                lost,
+            });
+        }
+    }
+
+    /// Creates that may have made a key the run does not know of.
+    pub fn uncertain_creates(&self) -> Vec<Uncertain> {
+        lock(&self.uncertain).clone()
+    }
+
+    /// An operation of `kind` outlived the operation timeout: no other of its kind is
+    /// waited for (R5).
+    pub fn operation_timed_out(&self, kind: DocKind) {
+        lock(&self.timed_out).insert(kind);
+    }
+
+    /// Whether an operation of `kind` has outlived the operation timeout.
+    pub fn operations_time_out(&self, kind: DocKind) -> bool {
+        lock(&self.timed_out).contains(&kind)
+    }
+
+    /// When the request with this Idempotency-Key was first sent (`sent` if this is the
+    /// first time).
+    pub fn first_send(
+        &self,
+        key: &str,
+        sent: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        *lock(&self.first_sends)
+            .entry(key.to_string())
+            .or_insert(sent)
+    }
+
+    /// A trial starts (`true`) or ends (`false`).
+    pub fn trial_running(&self, name: &str, running: bool) {
+        let mut set = lock(&self.running);
+        if running {
+            set.insert(name.to_string());
+        } else {
+            set.remove(name);
+        }
+    }
+
+    /// The trials running now.
+    pub fn running_trials(&self) -> Vec<String> {
+        lock(&self.running).iter().cloned().collect()
+    }
+
+    /// `--run-timeout` has passed: the run stops as if interrupted, and says why.
+    pub fn expire(&self) {
+        *lock(&self.expired_running) = self.running_trials();
+        self.expired.store(true, Ordering::SeqCst);
+        self.interrupt();
+    }
+
+    /// The trials that were running when --run-timeout ended the run.
+    pub fn running_at_expiry(&self) -> Vec<String> {
+        lock(&self.expired_running).clone()
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::SeqCst)
     }
 
     /// Held while a key is created or deleted (shared with other such changes).
@@ -556,40 +691,79 @@ impl Run {
         lock(&self.records).push(record);
     }
 
-    /// Deletes what the trials left behind, all at once, and returns the ids still present
-    /// afterwards. After an unreadable Create it first looks for keys carrying the run's
-    /// marker (R3). After an interruption it takes at most [`INTERRUPTED_SWEEP`].
-    pub fn sweep(self: &Arc<Self>) -> Vec<String> {
+    /// Deletes what the trials left behind, all at once, and returns what it could not
+    /// confirm gone. When a Create may have made a key the run does not know (its answer lost
+    /// or unreadable, R3), it first looks for the run's marker in List and takes what it finds.
+    /// A lost Create whose marker no key carries made none; an unreadable one, or any when
+    /// List cannot be searched, stays unconfirmed (R6). After an interruption it takes at
+    /// most [`INTERRUPTED_SWEEP`].
+    pub fn sweep(self: &Arc<Self>) -> Unconfirmed {
         if self.keep_keys {
-            return self.ledger_counts().2;
+            return Unconfirmed {
+                ids: self.ledger_counts().2,
+                creates: Vec::new(),
+            };
         }
         let run = self.clone();
-        let budget = if self.is_interrupted() {
+        let budget = if self.is_interrupted() && !self.is_expired() {
             INTERRUPTED_SWEEP
         } else {
             self.operation_timeout + Duration::from_secs(30)
         };
+        let unresolved = Arc::new(Mutex::new(self.uncertain_creates()));
+        let unresolved_in = unresolved.clone();
         let swept = async move {
-            if run.creates_stopped().is_some() {
+            let uncertain = run.uncertain_creates();
+            if !uncertain.is_empty() || run.creates_stopped().is_some() {
                 let mut ctx = Ctx::sweeper(run.clone());
-                if let Ok(found) = ctx.find_marked(&run.marker_prefix()).await {
-                    for id in found {
-                        run.ledger_add(&id);
+                let mut accounts = vec![run.service_account_id.clone()];
+                accounts.extend(run.alt_account.clone());
+                let mut searched = true;
+                let mut descriptions = Vec::new();
+                for account in &accounts {
+                    match ctx.marked_in(account, &run.marker_prefix()).await {
+                        Ok(found) => descriptions.extend(found),
+                        Err(_) => searched = false,
                     }
                 }
+                for (id, _) in &descriptions {
+                    run.ledger_add(id);
+                }
+                if searched {
+                    // What a search settles: a lost Create whose marker nobody carries made
+                    // no key; one that made a key is now in the ledger.
+                    lock(&unresolved_in).retain(|u| {
+                        let found = descriptions
+                            .iter()
+                            .any(|(_, d)| d.contains(&format!("[{}]", u.marker)));
+                        !found && !u.lost
+                    });
+                }
             }
-            let mut deletes = tokio::task::JoinSet::new();
-            for id in run.ledger_counts().2 {
-                let mut ctx = Ctx::sweeper(run.clone());
-                deletes.spawn(async move {
-                    let _ = ctx.delete(&id).await;
-                });
+            // A Delete whose answers were all lost may still have deleted its key: the next
+            // pass sends a new one, which a gone key answers NOT_FOUND (R3).
+            for _ in 0..SWEEP_PASSES {
+                let left = run.ledger_counts().2;
+                if left.is_empty() {
+                    break;
+                }
+                let mut deletes = tokio::task::JoinSet::new();
+                for id in left {
+                    let mut ctx = Ctx::sweeper(run.clone());
+                    deletes.spawn(async move {
+                        let _ = ctx.delete(&id).await;
+                    });
+                }
+                while deletes.join_next().await.is_some() {}
             }
-            while deletes.join_next().await.is_some() {}
         };
         let _ = self
             .runtime
             .block_on(async { tokio::time::timeout(budget, swept).await });
-        self.ledger_counts().2
+        let creates = lock(&unresolved).clone();
+        Unconfirmed {
+            ids: self.ledger_counts().2,
+            creates,
+        }
     }
 }

@@ -113,6 +113,7 @@ impl Ctx {
             }
             (true, None) => {
                 // The target answered success, so a key was most likely made (R3).
+                run.create_uncertain(&marker, false);
                 run.stop_creating(format!(
                     "an earlier Create ({}) was answered {} with a body the harness cannot read, so no more keys are created",
                     exchange.request_line(),
@@ -163,10 +164,15 @@ impl Ctx {
         if let Some(ledger) = &run.ledger_file {
             ledger.creating(marker);
         }
-        let exchange = {
+        let sent = {
             let _changing = run.changing_keys().await;
-            self.call(request, expect).await?
+            self.call(request, expect).await
         };
+        if self.lost_answer || sent.is_err() {
+            // An answer lost in transit: the first send may have made a key (R3).
+            run.create_uncertain(marker, true);
+        }
+        let exchange = sent?;
         let json = exchange.json.as_ref().ok();
         let key = json
             .and_then(|j| j.get("accessKey"))
@@ -247,6 +253,35 @@ impl Ctx {
         self.find_marked_in(&account, marker).await
     }
 
+    /// The keys of `account` whose description contains `marker`, with their descriptions
+    /// (a List walk while no key of the run comes or goes), deleted ones included.
+    pub async fn marked_in(
+        &mut self,
+        account: &str,
+        marker: &str,
+    ) -> Result<Vec<(String, String)>, HarnessError> {
+        let run = self.run.clone();
+        let walk = {
+            let _still = run.keys_still().await;
+            self.walk_account(account, Some(100), 50).await?
+        };
+        if walk.unreadable.is_some() || !walk.ended {
+            return Err(HarnessError::Setup(format!(
+                "List of {account} could not be walked to its end"
+            )));
+        }
+        Ok(walk
+            .keys()
+            .filter_map(|(_, k)| {
+                let id = k.get("id").and_then(Value::as_str)?;
+                let description = description_of(k)?;
+                description
+                    .contains(marker)
+                    .then(|| (id.to_string(), description))
+            })
+            .collect())
+    }
+
     /// [`Ctx::find_marked`] among the keys of `account`.
     pub async fn find_marked_in(
         &mut self,
@@ -295,8 +330,17 @@ impl Ctx {
         let expect = Expect::new(DocKind::DeleteOperation).for_key(id);
         let exchange = self.call(run.api.delete(id), expect.clone()).await?;
         if !exchange.is_success() {
-            if exchange.status == 404 {
+            // NOT_FOUND for a key the run made: it is gone (an earlier Delete whose answer
+            // was lost did its work, R3).
+            let code = exchange
+                .json
+                .as_ref()
+                .ok()
+                .and_then(|j| j.get("code"))
+                .and_then(Value::as_i64);
+            if exchange.status == 404 || code == Some(5) {
                 self.run.ledger_deleted(id);
+                return Ok((true, None));
             }
             return Ok((false, None));
         }
@@ -318,6 +362,9 @@ impl Ctx {
 
     /// Reads the key until it is gone, with the polling schedule of operations; false when it
     /// is still there after the operation timeout.
+    ///
+    /// This is a Delete's wait: once one has outlived the timeout, later ones read the key
+    /// once and do not wait (R5).
     async fn await_key_gone(&mut self, id: &str) -> Result<bool, HarnessError> {
         let started = Instant::now();
         let mut schedule = PollSchedule::new(None);
@@ -325,8 +372,12 @@ impl Ctx {
             if self.read_key(id).await?.is_none() {
                 return Ok(true);
             }
+            if self.run.operations_time_out(DocKind::DeleteOperation) {
+                return Ok(false);
+            }
             let wait = schedule.next_wait();
             if started.elapsed() + wait > self.run.operation_timeout {
+                self.run.operation_timed_out(DocKind::DeleteOperation);
                 return Ok(false);
             }
             self.sleep(wait).await?;

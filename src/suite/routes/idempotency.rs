@@ -78,7 +78,13 @@ async fn mutate(
         ctx.call(request, expect.clone()).await?
     };
     let done = ctx.finish_operation(&answer, expect).await?;
-    if route.effect == Effect::Deletes && done.is_some() {
+    // A Delete whose operation ended with its (empty) response has deleted the key; any
+    // other ending leaves it to the trial's clean-up to confirm.
+    let deleted = matches!(
+        done.as_ref().and_then(crate::checks::operation::result_of),
+        Some(crate::checks::operation::OpResult::Response(_))
+    );
+    if route.effect == Effect::Deletes && deleted {
         run.ledger_deleted(id);
     }
     Ok(answer)
