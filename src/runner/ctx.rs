@@ -169,6 +169,41 @@ impl Ctx {
         ctx
     }
 
+    /// A context for work of this trial done beside it (probes sent at once): the same
+    /// run, trial, route and interruption; [`Ctx::join`] takes its findings back.
+    pub fn fork(&self) -> Ctx {
+        let mut child = Ctx::for_trial(self.run.clone(), &self.trial);
+        child.route = self.route;
+        child.interruptible = self.interruptible;
+        child
+    }
+
+    /// Takes the findings, observations, counts and keys of contexts forked from this one
+    /// and run side by side: their requests add up, their chains count as the longest.
+    pub fn join(&mut self, children: Vec<Ctx>) {
+        let mut longest = 0;
+        for child in children {
+            self.violations.extend(child.violations);
+            self.observations.extend(child.observations);
+            self.exchanges.extend(child.exchanges);
+            self.requests += child.requests;
+            longest = longest.max(child.chain);
+            for id in child.created {
+                if !self.created.contains(&id) {
+                    self.created.push(id);
+                }
+            }
+            self.foreign.extend(child.foreign);
+            self.keys_reusable &= child.keys_reusable;
+            for cell in child.cells {
+                if !self.cells.iter().any(|c| c.route == cell.route) {
+                    self.cells.push(cell);
+                }
+            }
+        }
+        self.chain += longest;
+    }
+
     /// A context that goes on after an interruption: the sweep's.
     pub fn sweeper(run: Arc<Run>) -> Self {
         let mut ctx = Ctx::for_trial(run, "sweep");

@@ -3,7 +3,9 @@
 //! must name no resource (NOT_FOUND, PERMISSION_DENIED or INVALID_ARGUMENT, never the key or
 //! its operation) and change nothing.
 
-use super::{Probe, Subject, answer_text, code_of, in_safe_order, nothing_changed, probe};
+use super::{
+    Job, Probe, Subject, answer_text, code_of, in_safe_groups, nothing_changed, probe_all,
+};
 use crate::checks::Violation;
 use crate::checks::operation::{OpResult, result_of};
 use crate::client::{Auth, segment};
@@ -62,63 +64,72 @@ fn names_nothing(p: &Probe) -> bool {
 pub async fn p1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), HarnessError> {
     let subject = Subject::make(ctx, "routes P1").await?;
     let mut probes = Vec::new();
-    for route in in_safe_order(routes) {
-        ctx.enter_route(route.name);
-        let real = match route.aim {
-            Aim::Key => subject.id.clone(),
-            Aim::Operation => subject.operation.clone(),
-            Aim::Account => {
-                ctx.leave_route();
-                continue;
+    let mut failed = None;
+    for group in in_safe_groups(routes) {
+        let (mut jobs, mut what) = (Vec::new(), Vec::new());
+        for route in group {
+            let real = match route.aim {
+                Aim::Key => subject.id.clone(),
+                Aim::Operation => subject.operation.clone(),
+                Aim::Account => continue,
+            };
+            for (near, raw, said) in near_misses(&real) {
+                let mut aim = subject.aim(ctx);
+                let names = match route.aim {
+                    Aim::Operation => {
+                        aim.operation = near;
+                        subject.id.clone()
+                    }
+                    _ => {
+                        aim.key = near;
+                        raw
+                    }
+                };
+                jobs.push(Job {
+                    route,
+                    aim,
+                    names,
+                    auth: Auth::Token,
+                });
+                what.push(said);
+            }
+        }
+        let sent = match probe_all(ctx, jobs, &subject, "routes P1 probe").await {
+            Ok(sent) => sent,
+            Err(e) => {
+                failed = Some(e);
+                break;
             }
         };
-        for (near, raw, what) in near_misses(&real) {
-            let mut aim = subject.aim(ctx);
-            let names = match route.aim {
-                Aim::Operation => {
-                    aim.operation = near;
-                    subject.id.clone()
-                }
-                _ => {
-                    aim.key = near;
-                    raw
-                }
-            };
-            let mark = ctx.violations.len();
-            let p = probe(
-                ctx,
-                route,
-                &aim,
-                &subject,
-                &names,
-                Auth::Token,
-                "routes P1 probe",
-            )
-            .await?;
+        for (p, said) in sent.into_iter().zip(what) {
             if !names_nothing(&p) {
                 // An operation whose metadata names the real key, not the near miss the
                 // path named, is this very finding (the near miss was taken for the key).
-                for v in ctx.violations.iter_mut().skip(mark) {
-                    if v.rule == "O4" {
+                let request = format!("{} ->", p.exchange.request_line());
+                for v in &mut ctx.violations {
+                    if v.rule == "O4"
+                        && v.request.as_deref().is_some_and(|r| r.starts_with(&request))
+                    {
                         *v = v.clone().charged_to("P1");
                     }
                 }
                 ctx.record([Violation::new(
                     "P1",
-                    format!("{} with {what} named a resource", route.name),
+                    format!("{} with {said} named a resource", p.route.name),
                 )
                 .received(answer_text(&p.exchange))
                 .expected(
                     "NOT_FOUND, PERMISSION_DENIED or INVALID_ARGUMENT: only the exact id names it",
                 )
-                .seen_in(&p.exchange)]);
+                .seen_in(&p.exchange)
+                .on_route(p.route.name)]);
             }
             probes.push(p);
         }
-        ctx.leave_route();
     }
     let account = ctx.run.service_account_id.clone();
-    nothing_changed(ctx, "P1", &subject, &probes, &account).await
+    nothing_changed(ctx, "P1", &subject, &probes, &account).await?;
+    failed.map_or(Ok(()), Err)
 }
 
 /// Made-up ids that are not ids at all: too long for any id column, of letters no id
@@ -151,45 +162,39 @@ const MALFORMED_QUERIES: [(&str, &str); 3] = [
 pub async fn malformed(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), HarnessError> {
     let nothing = Subject::nothing();
     let base = Subject::nothing().aim(ctx);
-    for route in in_safe_order(routes) {
-        ctx.enter_route(route.name);
-        match route.aim {
-            Aim::Key | Aim::Operation => {
-                for (id, _) in malformed_ids() {
-                    let mut aim = base.clone();
-                    aim.key = segment(&id);
-                    aim.operation = segment(&id);
-                    probe(
-                        ctx,
-                        route,
-                        &aim,
-                        &nothing,
-                        &id,
-                        Auth::Token,
-                        "routes E3 probe",
-                    )
-                    .await?;
+    for group in in_safe_groups(routes) {
+        let mut jobs = Vec::new();
+        for route in group {
+            match route.aim {
+                Aim::Key | Aim::Operation => {
+                    for (id, _) in malformed_ids() {
+                        let mut aim = base.clone();
+                        aim.key = segment(&id);
+                        aim.operation = segment(&id);
+                        jobs.push(Job {
+                            route,
+                            aim,
+                            names: id,
+                            auth: Auth::Token,
+                        });
+                    }
                 }
-            }
-            Aim::Account => {
-                for (query, _) in MALFORMED_QUERIES {
-                    let mut aim = base.clone();
-                    aim.page_size = None;
-                    aim.extra_query = Some(query.to_string());
-                    probe(
-                        ctx,
-                        route,
-                        &aim,
-                        &nothing,
-                        "",
-                        Auth::Token,
-                        "routes E3 probe",
-                    )
-                    .await?;
+                Aim::Account => {
+                    for (query, _) in MALFORMED_QUERIES {
+                        let mut aim = base.clone();
+                        aim.page_size = None;
+                        aim.extra_query = Some(query.to_string());
+                        jobs.push(Job {
+                            route,
+                            aim,
+                            names: String::new(),
+                            auth: Auth::Token,
+                        });
+                    }
                 }
             }
         }
-        ctx.leave_route();
+        probe_all(ctx, jobs, &nothing, "routes E3 probe").await?;
     }
     Ok(())
 }

@@ -284,6 +284,7 @@ fn in_safe_order(mut routes: Vec<&'static Route>) -> Vec<&'static Route> {
 
 /// A key of the run's account and an operation that acted on it: what the routes with an id
 /// are aimed at.
+#[derive(Clone)]
 pub struct Subject {
     pub id: String,
     /// The key as read after its operation finished.
@@ -471,6 +472,81 @@ pub async fn probe(
         exchange,
         finished,
     })
+}
+
+/// One probe to send: the route, where it is aimed, the key id it names, the credentials.
+pub struct Job {
+    pub route: &'static Route,
+    pub aim: RouteAim,
+    pub names: String,
+    pub auth: Auth,
+}
+
+/// Probes sent side by side in a trial at most.
+const AT_ONCE: usize = 8;
+
+/// Sends `jobs` at once (at most [`AT_ONCE`] in flight), each on a context forked from
+/// `ctx` and placed on its route, and takes their findings back; the probes come back in the
+/// order of `jobs`. The first error is returned after every probe's keys are taken back.
+pub async fn probe_all(
+    ctx: &mut Ctx,
+    jobs: Vec<Job>,
+    subject: &Subject,
+    label: &str,
+) -> Result<Vec<Probe>, HarnessError> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let mut child = ctx.fork();
+        let (subject, label, gate) = (subject.clone(), label.to_string(), gate.clone());
+        set.spawn(async move {
+            let _place = gate.acquire_owned().await;
+            child.enter_route(job.route.name);
+            let done = probe(
+                &mut child, job.route, &job.aim, &subject, &job.names, job.auth, &label,
+            )
+            .await;
+            child.leave_route();
+            (i, child, done)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(result) = joined {
+            results.push(result);
+        }
+    }
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut children = Vec::new();
+    let mut probes = Vec::new();
+    let mut first_error = None;
+    for (_, child, done) in results {
+        children.push(child);
+        match done {
+            Ok(p) => probes.push(p),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    ctx.join(children);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(probes),
+    }
+}
+
+/// The routes grouped by what they do, in the order in which no group spoils the next
+/// (reads, Creates, Updates, Deletes): the probes of one group can go at once.
+pub fn in_safe_groups(routes: Vec<&'static Route>) -> Vec<Vec<&'static Route>> {
+    let mut groups: Vec<Vec<&'static Route>> = Vec::new();
+    for route in in_safe_order(routes) {
+        match groups.last_mut() {
+            Some(group) if group[0].effect == route.effect => group.push(route),
+            _ => groups.push(vec![route]),
+        }
+    }
+    groups
 }
 
 /// The google.rpc.Code of an error answer, when its body carries one.
