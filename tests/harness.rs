@@ -382,6 +382,7 @@ fault_tests! {
     g2_lists_show_first_write: ListsShowFirstWrite => ["routes::g2_every_read_path_sees_the_update", "operation::o5_list_sees_the_write"];
     i1_idempotency_ignored: IdempotencyIgnored => ["routes::i1_repeated_mutation_acts_once"];
     i1_idempotency_only_with_id: IdempotencyOnlyWithId => ["routes::i1_repeated_mutation_acts_once"];
+    i1_idempotency_by_body_hash: IdempotencyByBodyHash => ["routes::i1_repeated_mutation_acts_once"];
     p1_ids_matched_case_insensitively: IdsMatchedCaseInsensitively => ["routes::p1_ids_matched_exactly"];
     e3_bad_page_token_crashes: BadPageTokenCrashes => ["routes::e3_malformed_inputs_get_no_server_error"];
     e3_long_id_crashes: LongIdCrashes => ["routes::e3_malformed_inputs_get_no_server_error"];

@@ -151,13 +151,16 @@ pub enum Fault {
     UpdateNeverCommitted,
     /// E1: error answers are sent with HTTP 200 (a Status body and a 200 status).
     ErrorsWithHttp200,
+    /// I1: a mutation without an Idempotency-Key is remembered by its body, so two identical
+    /// Creates without a key make one key.
+    IdempotencyByBodyHash,
     /// E4: every answer is gzip-compressed (`Content-Encoding: gzip`) although the request
     /// accepts only `identity`.
     UnaskedGzip,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 63] = [
+    pub const ALL: [Fault; 64] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -221,6 +224,7 @@ impl Fault {
         Fault::UpdateNeverCommitted,
         Fault::ErrorsWithHttp200,
         Fault::UnaskedGzip,
+        Fault::IdempotencyByBodyHash,
     ];
 
     /// The rules this fault breaks, the one it was written for first: a run against it must
@@ -277,7 +281,7 @@ impl Fault {
             SoftDeleteSeenOnlyByGet => &["G1", "U9"],
             GetCacheKeptAfterDelete => &["G1"],
             ListsShowFirstWrite => &["G2", "O5"],
-            IdempotencyIgnored | IdempotencyOnlyWithId => &["I1"],
+            IdempotencyIgnored | IdempotencyOnlyWithId | IdempotencyByBodyHash => &["I1"],
             IdsMatchedCaseInsensitively => &["P1"],
             BadPageTokenCrashes | LongIdCrashes => &["E3"],
             MaskedIdentityPathsApplied => &["U4"],

@@ -345,11 +345,27 @@ async fn throttle(State(state): State<AppState>, request: Request, next: Next) -
 /// and has no further effect.
 async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mutating = matches!(request.method().as_str(), "POST" | "PATCH" | "DELETE");
-    let key = request
+    let mut request = request;
+    let mut key = request
         .headers()
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(|k| format!("{} {} {k}", request.method(), request.uri().path()));
+    if key.is_none() && mutating && state.options.has(Fault::IdempotencyByBodyHash) {
+        // The fault: a request without a key is remembered by its body (two identical
+        // Creates are taken for one).
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        key = Some(format!(
+            "{} {} body {}",
+            parts.method,
+            parts.uri.path(),
+            String::from_utf8_lossy(&bytes)
+        ));
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
     let has_id = request.uri().path() != KEYS;
     let ignored = state.options.has(Fault::IdempotencyIgnored)
         || (state.options.has(Fault::IdempotencyOnlyWithId) && !has_id);

@@ -108,7 +108,9 @@ pub async fn p1(ctx: &mut Ctx, routes: Vec<&'static Route>) -> Result<(), Harnes
                 let request = format!("{} ->", p.exchange.request_line());
                 for v in &mut ctx.violations {
                     if v.rule == "O4"
-                        && v.request.as_deref().is_some_and(|r| r.starts_with(&request))
+                        && v.request
+                            .as_deref()
+                            .is_some_and(|r| r.starts_with(&request))
                     {
                         *v = v.clone().charged_to("P1");
                     }
