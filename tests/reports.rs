@@ -94,6 +94,8 @@ fn stable(text: &str) -> String {
         (r"\(\d+ characters\)", "(n characters)"),
         // The marker of the run's keys (a random tag and a counter that concurrency orders).
         (r"akc [0-9a-f]{6}-\d+", "akc [run]-[n]"),
+        (r"akc [0-9a-f]{6}-", "akc [run]-"),
+        (r"accesskey-conformance-\d{8}T\d{6}-\d+\.ledger", "[ledger]"),
         // The run's totals of requests and keys: whether a walk finds a key resting in the
         // pool or creates one depends on timing (one request and one key either way); each
         // trial's own count stays exact.
@@ -103,6 +105,10 @@ fn stable(text: &str) -> String {
             "keys created [n], deleted [n]",
         ),
         (r#"(?m)^  "requests": \d+"#, r#"  "requests": [n]"#),
+        (
+            r#"name="keys-(created|deleted)" value="\d+""#,
+            r#"name="keys-$1" value="[n]""#,
+        ),
         (
             r#""created": \d+,(\s+)"deleted": \d+"#,
             r#""created": [n],${1}"deleted": [n]"#,

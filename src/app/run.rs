@@ -403,7 +403,8 @@ fn build_report(
     replaying: bool,
 ) -> RunReport {
     let (created, deleted, _) = run.ledger_counts();
-    let cleanup = ledger.map(|path| {
+    // The command to delete what is left, when something is (and a ledger lists it).
+    let cleanup = ledger.filter(|_| !left.is_empty()).map(|path| {
         format!(
             "accesskey-conformance cleanup --ledger {} (with the run's credential flags)",
             path.display()

@@ -301,6 +301,12 @@ impl Fault {
             // U9's deleted-key case reads the key back through Get, which the cache may
             // serve if the key was read before.
             Fault::GetCacheKeptAfterDelete => &["U9"],
+            // modifiedAt a second before createdAt is a second early, which T5 sees whenever
+            // the target's Date header narrows its clock offset enough.
+            Fault::ModifiedBeforeCreated => &["T5"],
+            // The key an Update of a deleted key makes has a new createdAt, outside the
+            // window of the Create of its id (T5), when a later read shows it.
+            Fault::UpdateCreatesMissingKey => &["T5"],
             _ => &[],
         }
     }

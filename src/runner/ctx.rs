@@ -358,7 +358,11 @@ impl Ctx {
             if self.keep_exchanges {
                 self.exchanges.push(exchange.clone());
             }
-            if !retried {
+            // A mutation without an Idempotency-Key is never sent again: a 503 may come after
+            // it acted. Its answer goes back as it is (checked as a throttled answer).
+            let unrepeatable =
+                request.method != reqwest::Method::GET && request.idempotency_key().is_none();
+            if !retried || unrepeatable {
                 self.run.note_mutation(&exchange, expect.kind, first);
                 if let Some(status) = gateway {
                     self.observe(format!(

@@ -425,6 +425,11 @@ impl Run {
         }
     }
 
+    /// The key of an uncertain Create was found (and is the run's): nothing is unknown.
+    pub fn create_settled(&self, marker: &str) {
+        lock(&self.uncertain).retain(|u| u.marker != marker);
+    }
+
     /// Creates that may have made a key the run does not know of.
     pub fn uncertain_creates(&self) -> Vec<Uncertain> {
         lock(&self.uncertain).clone()

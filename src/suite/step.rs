@@ -71,18 +71,39 @@ fn observation(verdict: &Verdict, outcome: &UpdateOutcome) -> Option<String> {
     if verdict.allowed.len() < 2 {
         return None;
     }
-    let quirk = match verdict.quirks.as_slice() {
-        [one] => *one,
+    let mut quirks = verdict.quirks.clone();
+    quirks.sort();
+    quirks.dedup();
+    let (input, accepted) = match quirks.as_slice() {
+        [one] => (one.input(), one.accepted_reading()),
         // A snake_case output-only name is one input with two aspects.
-        [Quirk::SnakeCasePath, Quirk::OutputOnlyPath] => Quirk::SnakeCasePath,
+        [a, b]
+            if [*a, *b].contains(&Quirk::SnakeCasePath)
+                && [*a, *b].contains(&Quirk::OutputOnlyPath) =>
+        {
+            (
+                Quirk::SnakeCasePath.input(),
+                Quirk::SnakeCasePath.accepted_reading(),
+            )
+        }
+        // Output-only paths with their values in the body: one input too.
+        [a, b]
+            if [*a, *b].contains(&Quirk::OutputOnlyPath)
+                && [*a, *b].contains(&Quirk::UnknownBodyField) =>
+        {
+            (
+                "output-only mask paths with values in the body",
+                "applied with the paths and the values ignored",
+            )
+        }
         _ => return None,
     };
     let reading = match outcome {
         UpdateOutcome::Rejected { code } => format!("rejected with {}", code_name(*code)),
-        UpdateOutcome::Applied(_) => quirk.accepted_reading().to_string(),
+        UpdateOutcome::Applied(_) => accepted.to_string(),
         UpdateOutcome::Unreadable => return None,
     };
-    Some(format!("{}: {reading}", quirk.input()))
+    Some(format!("{input}: {reading}"))
 }
 
 /// Sends `body` to the key `before` describes and judges the outcome with `verdict`.

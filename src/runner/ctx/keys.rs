@@ -129,6 +129,7 @@ impl Ctx {
                 let recovered = match &found {
                     Some(id) => {
                         self.adopt(id);
+                        run.create_settled(&marker);
                         format!("the key it made ({id}) was found and is deleted")
                     }
                     None => "the key it may have made was not found (the sweep looks again)".into(),
