@@ -35,6 +35,25 @@ pub enum Command {
     /// Run the same seeded trials against two targets and report where they behave
     /// differently, in the model's terms.
     Diff(Box<DiffArgs>),
+    /// List every rule the harness checks: id, level, what it asks, what tests it, its source.
+    Rules(RulesArgs),
+    /// Explain one rule: what it asks, where it comes from, which trials test it on which
+    /// routes.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print the table in Markdown (as the README links to it).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule's id, as failures name it (U2, O6, A1, ...).
+    #[arg(value_name = "RULE")]
+    pub rule: String,
 }
 
 /// How the harness authenticates to a target. When several are given, the key file wins over
@@ -302,9 +321,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_builtin_cases: bool,
 
-    /// Seed of the generated update sequences (default: a random one; the seed used is printed).
-    #[arg(long, value_name = "N")]
+    /// Seed of the generated update sequences (default: one fixed by the harness's version
+    /// and its schemas and cases, so that the same suite gives the same verdict on the same
+    /// target; the seed used is always printed).
+    #[arg(long, value_name = "N", conflicts_with = "random_seed")]
     pub seed: Option<u64>,
+
+    /// Draw a fresh seed for this run (to explore; a CI gate wants the fixed default).
+    #[arg(long)]
+    pub random_seed: bool,
 
     /// Generated sequences per property trial (default: 150 against the embedded server in
     /// sync mode; 24 against a --base-url, about 600 requests, or in async mode).

@@ -22,5 +22,7 @@ fn main() -> ExitCode {
         Command::Cleanup(args) => accesskey_conformance::app::cleanup(args),
         Command::Replay(args) => accesskey_conformance::app::replay(*args),
         Command::Diff(args) => accesskey_conformance::app::diff(*args),
+        Command::Rules(args) => accesskey_conformance::app::rules(args),
+        Command::Explain(args) => accesskey_conformance::app::explain(args),
     }
 }

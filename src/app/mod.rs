@@ -6,12 +6,14 @@
 
 mod cleanup;
 mod diff;
+mod explain;
 mod replay;
 mod run;
 mod serve;
 
 pub use cleanup::cleanup;
 pub use diff::diff;
+pub use explain::{explain, rules};
 pub use replay::replay;
 pub use run::run;
 pub use serve::serve;

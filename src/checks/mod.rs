@@ -140,6 +140,68 @@ impl fmt::Display for Violation {
     }
 }
 
+/// A text with the ids in it (tokens of 12 or more letters and digits, with at least one
+/// digit) replaced by `{id}`, and the id-like tokens found: violations that differ only in
+/// an id read alike.
+pub fn without_ids(text: &str) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String, ids: &mut Vec<String>| {
+        let id_like = token.len() >= 12
+            && token.chars().any(|c| c.is_ascii_digit())
+            && token.chars().any(|c| c.is_ascii_alphabetic());
+        if id_like {
+            out.push_str("{id}");
+            ids.push(std::mem::take(token));
+        } else {
+            out.push_str(token);
+            token.clear();
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out, &mut ids);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out, &mut ids);
+    (out, ids)
+}
+
+/// Violations grouped for people: those of one rule whose title and request read alike but
+/// for ids. Each group: the index of its first violation, how many it holds, and the ids
+/// that tell its members apart (in order, without repeats).
+pub fn grouped<'a, I>(violations: I) -> Vec<(usize, usize, Vec<String>)>
+where
+    I: IntoIterator<Item = (&'a str, &'a str, Option<&'a str>)>,
+{
+    let mut groups: Vec<(String, usize, usize, Vec<String>)> = Vec::new();
+    for (i, (rule, title, request)) in violations.into_iter().enumerate() {
+        let (title, mut ids) = without_ids(title);
+        let (request, more) = without_ids(request.unwrap_or_default());
+        ids.extend(more);
+        let key = format!("{rule}\n{title}\n{request}");
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(group) => {
+                group.2 += 1;
+                for id in ids {
+                    if !group.3.contains(&id) {
+                        group.3.push(id);
+                    }
+                }
+            }
+            None => groups.push((key, i, 1, ids)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, first, count, ids)| (first, count, ids))
+        .collect()
+}
+
 /// The description of an access key: absent or null is `""` (proto3 default); `None` when it is
 /// not a string (the schema check reports that).
 pub fn description_of(key: &Value) -> Option<String> {
@@ -153,4 +215,26 @@ pub fn description_of(key: &Value) -> Option<String> {
 /// A JSON value shortened for messages.
 pub fn show(value: &Value) -> String {
     crate::client::snippet(&value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_that_differ_only_in_ids_group() {
+        let (text, ids) = without_ids("key aje4nrhen0qs4sbf5588 is listed twice");
+        assert_eq!(text, "key {id} is listed twice");
+        assert_eq!(ids, ["aje4nrhen0qs4sbf5588"]);
+        let request = Some("GET /k?pageSize=1 -> 200");
+        let rows = [
+            ("L1", "key aje111111111111111aa is missing", request),
+            ("L1", "key aje222222222222222bb is missing", request),
+            ("L1", "the walk goes round", request),
+            ("L3", "key aje333333333333333cc is missing", request),
+        ];
+        let groups = grouped(rows.iter().map(|(r, t, q)| (*r, *t, *q)));
+        assert_eq!(groups.len(), 3);
+        assert_eq!((groups[0].0, groups[0].1, groups[0].2.len()), (0, 2, 2));
+    }
 }

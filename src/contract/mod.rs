@@ -2,6 +2,7 @@
 //! model of Update.
 
 pub mod cases;
+pub mod explain;
 pub mod model;
 pub mod routes;
 pub mod rules;

@@ -225,8 +225,11 @@ fn failures(page: &mut String, report: &RunReport) {
                 "<p>Listed as an expected failure, but it passed: remove it from the expected-failures file.</p>\n",
             );
         }
-        for v in &t.violations {
+        for (v, more) in t.grouped() {
             violation(page, v);
+            if let Some(more) = more {
+                let _ = writeln!(page, "<p class=\"alike\">{}</p>", escape(&more));
+            }
         }
         page.push_str("</article>\n");
     }

@@ -406,6 +406,26 @@ pub struct RunReport {
     pub matrix: Matrix,
 }
 
+impl TrialReport {
+    /// The trial's violations grouped for people (those of one rule that read alike but for
+    /// ids): each group's first violation, and the line that tells how many more, if any.
+    pub fn grouped(&self) -> Vec<(&ViolationReport, Option<String>)> {
+        crate::checks::grouped(
+            self.violations
+                .iter()
+                .map(|v| (v.rule, v.title.as_str(), v.request.as_deref())),
+        )
+        .into_iter()
+        .map(|(first, count, ids)| {
+            (
+                &self.violations[first],
+                (count > 1).then(|| crate::runner::alike(count, &ids)),
+            )
+        })
+        .collect()
+    }
+}
+
 fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
     let violations = match &r.outcome {
         Outcome::Fail(v) => v.iter().map(|v| ViolationReport::new(v, redact)).collect(),

@@ -96,8 +96,18 @@ pub fn markdown(report: &RunReport) -> String {
                     );
                 }
             }
-            if t.violations.len() > 1 {
-                let _ = writeln!(md, "\n…and {} more violation(s).", t.violations.len() - 1);
+            let groups = t.grouped();
+            if let Some(more) = groups.first().and_then(|(_, more)| more.as_ref()) {
+                let _ = writeln!(md, "\n{more}.");
+            }
+            for (v, more) in groups.iter().skip(1) {
+                let _ = writeln!(
+                    md,
+                    "\n- [{}] {}{}",
+                    v.rule,
+                    cell(&v.title),
+                    more.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+                );
             }
             md.push('\n');
         }

@@ -12,7 +12,7 @@ mod run;
 pub use ctx::{Created, Ctx, HarnessError, ListPage, ListWalk};
 pub use execute::{Plan, execute};
 pub use outcome::{
-    Body, Cell, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture,
+    Body, Cell, Expected, Outcome, Record, Replay, Spec, Status, TraceStep, TrialFuture, alike,
     failure_text,
 };
 pub use run::{Generation, INTERRUPTED_SWEEP, Run, Uncertain, Unconfirmed};

@@ -176,13 +176,37 @@ impl Record {
     }
 }
 
+/// "…and 30 more like it (ids a, b, c, and 27 more)": the rest of a group of violations.
+pub fn alike(count: usize, ids: &[String]) -> String {
+    let shown: Vec<&str> = ids.iter().skip(1).take(3).map(String::as_str).collect();
+    let rest = ids.len().saturating_sub(1 + shown.len());
+    let mut text = format!("…and {} more like it", count - 1);
+    if !shown.is_empty() {
+        text.push_str(&format!(" (also {}", shown.join(", ")));
+        if rest > 0 {
+            text.push_str(&format!(", and {rest} more"));
+        }
+        text.push(')');
+    }
+    text
+}
+
 /// The text libtest-mimic prints for a failed or errored trial.
 pub fn failure_text(outcome: &Outcome) -> Option<String> {
     match outcome {
         Outcome::Fail(violations) => {
+            // Violations of one rule that read alike but for ids show once, with a count.
+            let groups = crate::checks::grouped(
+                violations
+                    .iter()
+                    .map(|v| (v.rule, v.title.as_str(), v.request.as_deref())),
+            );
             let mut text = format!("{} contract violation(s):", violations.len());
-            for v in violations {
-                text.push_str(&format!("\n  {v}"));
+            for (first, count, ids) in groups {
+                text.push_str(&format!("\n  {}", violations[first]));
+                if count > 1 {
+                    text.push_str(&format!("\n    {}", alike(count, &ids)));
+                }
             }
             Some(text)
         }
