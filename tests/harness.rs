@@ -379,6 +379,7 @@ fault_tests! {
     e4_content_type_text_plain: ContentTypeTextPlain => ["errors::e4_json_labelled_and_utf8", "cases::mask_with_value_applied"];
     e4_latin1_messages: Latin1Messages => ["errors::e4_json_labelled_and_utf8", "cases::unknown_key_rejected"];
     l1_list_paging_skips: ListPagingSkips => ["list::l1_walks_show_each_key_once"];
+    l1_page_tokens_refused: PageTokensRefused => ["list::l1_walks_show_each_key_once"];
     l2_list_ignores_account: ListIgnoresAccount => ["list::l2_only_the_account_asked_for", "list::l1_walks_show_each_key_once"];
     l3_list_ignores_page_size: ListIgnoresPageSize => ["list::l3_pages_within_page_size"];
     x1_secret_in_get: SecretInGet => ["security::x1_no_secret_no_undocumented_field"];

@@ -151,6 +151,9 @@ pub enum Fault {
     UpdateNeverCommitted,
     /// E1: error answers are sent with HTTP 200 (a Status body and a 200 status).
     ErrorsWithHttp200,
+    /// L1: List refuses the page tokens it issues (an encoder and a decoder that disagree),
+    /// so no walk gets past its first page.
+    PageTokensRefused,
     /// I1: a mutation without an Idempotency-Key is remembered by its body, so two identical
     /// Creates without a key make one key.
     IdempotencyByBodyHash,
@@ -160,7 +163,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 64] = [
+    pub const ALL: [Fault; 65] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -225,6 +228,7 @@ impl Fault {
         Fault::ErrorsWithHttp200,
         Fault::UnaskedGzip,
         Fault::IdempotencyByBodyHash,
+        Fault::PageTokensRefused,
     ];
 
     /// The rules this fault breaks, the one it was written for first: a run against it must
@@ -270,7 +274,7 @@ impl Fault {
             SkipsAuth | AuthOnlyOnMutations => &["E2", "A1"],
             ListInternalError => &["E3"],
             ContentTypeTextPlain | Latin1Messages => &["E4"],
-            ListPagingSkips => &["L1"],
+            ListPagingSkips | PageTokensRefused => &["L1"],
             ListIgnoresAccount => &["L2", "A3"],
             ListIgnoresPageSize => &["L3"],
             SecretInGet => &["X1"],

@@ -696,6 +696,12 @@ async fn key_list(
     }
     let after = match query.get("pageToken").filter(|t| !t.is_empty()) {
         None => String::new(),
+        Some(_) if state.options.has(Fault::PageTokensRefused) => {
+            return state.error(Status::new(
+                code::INVALID_ARGUMENT,
+                "pageToken is not valid",
+            ));
+        }
         Some(token) if ragged => match opaque_token_id(token) {
             Some(id) => id,
             None => {

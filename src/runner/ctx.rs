@@ -616,6 +616,17 @@ impl Ctx {
             let readable =
                 exchange.is_success() && exchange.json.as_ref().is_ok_and(Value::is_object);
             if !readable {
+                // The token came from the target's own previous page: refusing it breaks
+                // every walk past the first page (L1).
+                if let (Some(token), false) = (&token, exchange.is_success()) {
+                    self.record([Violation::new(
+                        "L1",
+                        "List refused the nextPageToken its previous page gave",
+                    )
+                    .received(exchange.snippet())
+                    .expected(format!("the next page for pageToken {token:?}"))
+                    .seen_in(&exchange)]);
+                }
                 walk.unreadable = Some(exchange);
                 return Ok(walk);
             }
