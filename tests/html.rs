@@ -213,7 +213,14 @@ fn a_failed_run_reads_well_in_a_browser() {
     assert!(shown.contains("curl -sS -X PATCH"), "{shown}");
     assert!(shown.contains("shrunk to"), "{shown}");
     assert!(shown.contains("E1"), "{shown}");
-    // The observed behaviours, the coverage and the run's facts.
+    // The observed behaviours, the route matrix (the second account's checkers not run
+    // here, with the reason), the coverage and the run's facts.
+    assert!(
+        shown.contains("Route matrix: every checker on every route it covers"),
+        "{shown}"
+    );
+    assert!(shown.contains("routes::a2_other_accounts_token_refused"), "{shown}");
+    assert!(shown.contains("--alt-token"), "{shown}");
     assert!(shown.contains("Coverage by rule"), "{shown}");
     assert!(shown.contains("--seed 5"), "{shown}");
     assert!(shown.contains("digest of schemas and cases"), "{shown}");
