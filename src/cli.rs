@@ -282,6 +282,17 @@ pub struct KeyArgs {
     #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub max_rps: Option<f64>,
 
+    /// Start no trial once the run has sent this many requests (trials already running
+    /// finish; the sweep always runs and is not counted). Trials not started are reported as
+    /// not run, and the run is a harness error unless --accept-partial.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: Option<u64>,
+
+    /// With --max-requests: a run cut by its budget passes on what it did run (the reports
+    /// say the verdict is partial).
+    #[arg(long, requires = "max_requests")]
+    pub accept_partial: bool,
+
     /// Stop the run after this many seconds: running trials stop, the sweep deletes the
     /// run's keys, the reports are written, and the run is a harness error (exit 3) naming
     /// what was still running.

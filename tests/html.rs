@@ -219,7 +219,10 @@ fn a_failed_run_reads_well_in_a_browser() {
         shown.contains("Route matrix: every checker on every route it covers"),
         "{shown}"
     );
-    assert!(shown.contains("routes::a2_other_accounts_token_refused"), "{shown}");
+    assert!(
+        shown.contains("routes::a2_other_accounts_token_refused"),
+        "{shown}"
+    );
     assert!(shown.contains("--alt-token"), "{shown}");
     assert!(shown.contains("Coverage by rule"), "{shown}");
     assert!(shown.contains("--seed 5"), "{shown}");

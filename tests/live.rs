@@ -249,3 +249,46 @@ fn an_existing_key_is_tested_and_restored() {
     });
     assert_eq!(key["description"], "owned by a person");
 }
+
+/// --max-requests: no trial starts once the budget is spent (the running ones finish, the
+/// sweep runs); the trials not started are reported with the reason, and the run is a harness
+/// error, or a partial pass with --accept-partial.
+#[test]
+fn a_request_budget_cuts_the_run_and_says_so() {
+    let options = Options::new(TOKEN);
+    let alive = options.keys_alive.clone();
+    let url = start_with(options);
+    let v = run_against(&url, &["--max-requests", "150", "--test-threads", "2"]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(v.stdout.contains("--max-requests 150"), "{}", v.stdout);
+    let cut = v.json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["skip_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("request budget"))
+        })
+        .count();
+    assert!(cut > 0, "{}", v.stdout);
+    assert!(v.stdout.contains("left 0"), "{}", v.stdout);
+    assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let partial = run_against(
+        &url,
+        &[
+            "--max-requests",
+            "150",
+            "--test-threads",
+            "2",
+            "--accept-partial",
+        ],
+    );
+    assert_eq!(partial.code, 0, "{}", partial.stdout);
+    assert!(
+        partial.stdout.contains("PASSED (partial)"),
+        "{}",
+        partial.stdout
+    );
+    assert!(partial.json["partial"].is_string());
+}

@@ -305,6 +305,7 @@ fn prepare(
         .max_rps
         .map(|rps| std::time::Duration::from_secs_f64(1.0 / rps));
     run.keep_keys = args.keys.keep_keys;
+    run.max_requests = args.keys.max_requests;
     run.trace = trace;
     run.max_live_keys = args.keys.max_live_keys.map(|n| n as usize);
     run.key_slots = args
@@ -453,13 +454,29 @@ fn build_report(
         },
         // With one borrowed key some trials cannot run, and a replay selects its trials, so
         // the coverage floor does not apply.
+        // A run its request budget cut tested a part of the suite, as a filtered one does.
         filtered: replaying
+            || run.trials_over_budget() > 0
             || args.test.filter.is_some()
             || !args.test.skip.is_empty()
             || args.access_key_id.is_some(),
         interrupted: run.is_interrupted() && !run.is_expired(),
     };
     let mut report = RunReport::build(&run.records(), facts, &|t| run.redact(t));
+    let cut = run.trials_over_budget();
+    if cut > 0 {
+        let max = args.keys.max_requests.unwrap_or_default();
+        let what = format!(
+            "the request budget (--max-requests {max}) was spent: {cut} trial(s) were not run"
+        );
+        if args.keys.accept_partial {
+            report.partial = Some(what);
+        } else {
+            report.add_problem(format!(
+                "{what} (--accept-partial takes the verdict of what ran)"
+            ));
+        }
+    }
     if let (true, Some(limit)) = (run.is_expired(), args.keys.run_timeout) {
         let running = run.running_at_expiry();
         report.add_problem(format!(

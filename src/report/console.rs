@@ -49,6 +49,9 @@ pub fn closing(report: &RunReport) -> String {
     for problem in &report.problems {
         out.push_str(&format!("harness error: {problem}\n"));
     }
+    if let Some(partial) = &report.partial {
+        out.push_str(&format!("partial verdict: {partial}\n"));
+    }
     let c = &report.totals;
     out.push_str(&format!(
         "conformance: {} passed, {} failed (contract), {} expected failures, {} stale, {} harness errors, {} skipped; {} requests, {} generated update steps; keys created {}, deleted {}, left {}; seed {}; {:.2}s; {}\n",
@@ -66,6 +69,7 @@ pub fn closing(report: &RunReport) -> String {
         report.seed,
         report.duration_seconds,
         match report.verdict {
+            Verdict::Passed if report.partial.is_some() => "PASSED (partial)".to_string(),
             Verdict::Passed => "PASSED".to_string(),
             v => format!("{} (exit {})", v.as_str().to_uppercase(), report.exit_code),
         }

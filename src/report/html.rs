@@ -108,6 +108,13 @@ pub fn render(report: &RunReport) -> String {
             escape(problem)
         );
     }
+    if let Some(partial) = &report.partial {
+        let _ = writeln!(
+            page,
+            "<p class=\"problem\"><strong>Partial verdict:</strong> {}</p>",
+            escape(partial)
+        );
+    }
     failures(&mut page, report);
     listed(&mut page, report);
     observed(&mut page, report);

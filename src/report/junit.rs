@@ -41,6 +41,9 @@ pub fn build(report: &RunReport) -> Report {
         for problem in &report.problems {
             suite.add_property(Property::new("harness-error", problem.as_str()));
         }
+        if let Some(partial) = &report.partial {
+            suite.add_property(Property::new("partial", partial.as_str()));
+        }
         if !report.problems.is_empty() {
             suite.set_system_err(
                 report

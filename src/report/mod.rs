@@ -404,6 +404,10 @@ pub struct RunReport {
     pub coverage: Vec<Coverage>,
     /// Checker × route: what ran, failed, or did not run and why.
     pub matrix: Matrix,
+    /// Why the verdict covers only part of the suite (a request budget the user accepted
+    /// to be cut by).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 impl TrialReport {
@@ -552,6 +556,7 @@ impl RunReport {
             observed,
             coverage,
             matrix,
+            partial: None,
         }
     }
 

@@ -65,6 +65,9 @@ pub fn markdown(report: &RunReport) -> String {
     for problem in &report.problems {
         let _ = writeln!(md, "\n> ⚠️ harness error: {problem}");
     }
+    if let Some(partial) = &report.partial {
+        let _ = writeln!(md, "\n> partial verdict: {partial}");
+    }
 
     let failed: Vec<_> = report
         .trials

@@ -73,6 +73,9 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
     if run.is_interrupted() {
         return Record::untried(&spec, expected, stopped(&run));
     }
+    if let Some(why) = run.over_budget() {
+        return Record::untried(&spec, expected, why);
+    }
     if let Some(why) = run.failing_alike() {
         return Record::untried(&spec, expected, run.redact(&why));
     }

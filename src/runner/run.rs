@@ -141,6 +141,10 @@ pub struct Run {
     failing_alike: Mutex<Option<String>>,
     pub runtime: tokio::runtime::Handle,
     pub generation: Generation,
+    /// `--max-requests`: no trial starts once this many requests were sent.
+    pub max_requests: Option<u64>,
+    /// Trials the budget kept from starting.
+    over_budget: AtomicU64,
     /// `--max-rps`: the least time between two requests.
     pub min_interval: Option<Duration>,
     next_slot: Mutex<tokio::time::Instant>,
@@ -210,6 +214,8 @@ impl Run {
                 lanes: 1,
             },
             min_interval: None,
+            max_requests: None,
+            over_budget: AtomicU64::new(0),
             next_slot: Mutex::new(tokio::time::Instant::now()),
             secrets: Mutex::new(Vec::new()),
             scanner: Mutex::new(Arc::new(Secrets::default())),
@@ -272,6 +278,23 @@ impl Run {
                 )
             });
         }
+    }
+
+    /// Why a trial may not start because the request budget is spent (and counts it).
+    pub fn over_budget(&self) -> Option<String> {
+        let max = self.max_requests?;
+        if self.requests() < max {
+            return None;
+        }
+        self.over_budget.fetch_add(1, Ordering::Relaxed);
+        Some(format!(
+            "not run: the request budget was spent (--max-requests {max})"
+        ))
+    }
+
+    /// How many trials the request budget kept from starting.
+    pub fn trials_over_budget(&self) -> u64 {
+        self.over_budget.load(Ordering::Relaxed)
     }
 
     /// Why no more trials start, when the target fails every request alike.
