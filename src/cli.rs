@@ -353,6 +353,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub access_key_id: Option<String>,
 
+    /// Print the plan of this run and send nothing: the trials that would run, the keys
+    /// each creates at most, an estimate of the requests, and the route-matrix checkers
+    /// that would not run (as JSON too, into the file --json names).
+    #[arg(long, conflicts_with_all = ["junit", "html", "summary", "har"])]
+    pub plan: bool,
+
     #[command(flatten)]
     pub test: libtest_mimic::Arguments,
 }

@@ -24,6 +24,8 @@ fn bounded(fault: Fault) {
     let started = Instant::now();
     let v = run_against(&url, &[]);
     let took = started.elapsed();
+    // Printed for BENCHMARKS.md (`cargo test --test bounded -- --nocapture`).
+    eprintln!("{fault}: the run took {took:?}");
     assert!(took < Duration::from_secs(60), "{fault}: {took:?}");
     assert_eq!(v.code, 1, "{fault}: {}", v.stdout);
     let keys = &v.json["keys"];

@@ -7,6 +7,7 @@
 mod cleanup;
 mod diff;
 mod explain;
+mod plan;
 mod replay;
 mod run;
 mod serve;

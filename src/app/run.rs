@@ -28,6 +28,9 @@ const EMBEDDED_ALT_ACCOUNT: &str = "ajesecondaccount0000";
 /// `accesskey-conformance run`, as a sequence of named phases. A phase that cannot go on
 /// returns the exit code that ends the run.
 pub fn run(mut args: RunArgs) -> ExitCode {
+    if args.plan {
+        return super::plan::plan(&args);
+    }
     match phases(&mut args, None) {
         Ok(code) | Err(code) => code,
     }
@@ -169,13 +172,13 @@ impl Began {
 }
 
 /// The contract data the run judges by.
-struct Contract {
-    schemas: Schemas,
-    cases: Vec<crate::contract::cases::Case>,
+pub(crate) struct Contract {
+    pub schemas: Schemas,
+    pub cases: Vec<crate::contract::cases::Case>,
 }
 
 /// Loads the schemas (embedded, or `--schemas`) and the cases (built in, and `--cases`).
-fn load_contract(args: &RunArgs) -> Result<Contract, ExitCode> {
+pub(crate) fn load_contract(args: &RunArgs) -> Result<Contract, ExitCode> {
     let schemas = match &args.schemas {
         Some(dir) => Schemas::from_dir(dir),
         None => Schemas::embedded(),
@@ -187,7 +190,7 @@ fn load_contract(args: &RunArgs) -> Result<Contract, ExitCode> {
 }
 
 /// What the user asked of the selection: the level and the expected failures.
-fn plan(args: &RunArgs, specs: &[runner::Spec]) -> Result<Plan, ExitCode> {
+pub(crate) fn plan(args: &RunArgs, specs: &[runner::Spec]) -> Result<Plan, ExitCode> {
     let expected = match &args.expected_failures {
         Some(path) => expected_failures(path, specs).map_err(usage)?,
         None => BTreeMap::new(),
@@ -208,6 +211,48 @@ fn suite_seed(digest: &str) -> u64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&hash[..8]);
     u64::from_le_bytes(bytes)
+}
+
+/// The generated part's settings for these flags. Polled operations cost wall time, and a
+/// URL costs quota: fewer sequences there, and fewer replays when shrinking a failure; every
+/// step waits, so more of them overlap.
+pub(crate) fn generation(args: &RunArgs, schemas_digest: &str) -> Generation {
+    let frugal = is_frugal(args);
+    Generation {
+        seed: match (args.seed, args.random_seed) {
+            (Some(seed), _) => seed,
+            (None, true) => random_seed(),
+            (None, false) => suite_seed(schemas_digest),
+        },
+        cases: args
+            .proptest_cases
+            .unwrap_or_else(|| default_proptest_cases(args)),
+        shrink_iters: if frugal {
+            REMOTE_SHRINK_ITERS
+        } else {
+            EMBEDDED_SHRINK_ITERS
+        },
+        // Each extra lane needs a key of its own: none with one borrowed key or a bound on
+        // live keys.
+        lanes: if args.access_key_id.is_some() || args.keys.max_live_keys.is_some() {
+            1
+        } else if frugal {
+            REMOTE_PROPERTY_LANES
+        } else {
+            EMBEDDED_PROPERTY_LANES
+        },
+    }
+}
+
+/// Trials working at once: `--test-threads`, or the default for the kind of target.
+pub(crate) fn workers(args: &RunArgs) -> usize {
+    args.test
+        .test_threads
+        .unwrap_or(if args.target.base_url.is_some() {
+            REMOTE_WORKERS
+        } else {
+            EMBEDDED_WORKERS
+        })
 }
 
 /// The run's shared state: the API with its first token, the generated part's settings, the
@@ -261,42 +306,8 @@ fn prepare(
         rt.handle().clone(),
         &token,
     );
-    // Polled operations cost wall time, and a URL costs quota: fewer sequences there, and
-    // fewer replays when shrinking a failure; every step waits, so more of them overlap.
-    let frugal = is_frugal(args);
-    run.generation = Generation {
-        seed: match (args.seed, args.random_seed) {
-            (Some(seed), _) => seed,
-            (None, true) => random_seed(),
-            (None, false) => suite_seed(schemas_digest),
-        },
-        cases: args
-            .proptest_cases
-            .unwrap_or_else(|| default_proptest_cases(args)),
-        shrink_iters: if frugal {
-            REMOTE_SHRINK_ITERS
-        } else {
-            EMBEDDED_SHRINK_ITERS
-        },
-        // Each extra lane needs a key of its own: none with one borrowed key or a bound on
-        // live keys.
-        lanes: if args.access_key_id.is_some() || args.keys.max_live_keys.is_some() {
-            1
-        } else if frugal {
-            REMOTE_PROPERTY_LANES
-        } else {
-            EMBEDDED_PROPERTY_LANES
-        },
-    };
-    run.set_workers(
-        args.test
-            .test_threads
-            .unwrap_or(if args.target.base_url.is_some() {
-                REMOTE_WORKERS
-            } else {
-                EMBEDDED_WORKERS
-            }),
-    );
+    run.generation = generation(args, schemas_digest);
+    run.set_workers(workers(args));
     run.alt_account = target.alt_account.clone();
     run.clock_tolerance = chrono::Duration::from_std(args.target.clock_tolerance)
         .unwrap_or(chrono::Duration::minutes(5));
@@ -551,6 +562,18 @@ struct Target {
     hidden: Vec<String>,
     /// The embedded reference server, kept alive for the run.
     _server: Option<reference::Running>,
+}
+
+/// Whether a run with these flags has a second account's token and its service account
+/// (for `--plan`): the flags are checked as `run` checks them; nothing is started or reached.
+pub(crate) fn second_account(args: &RunArgs) -> Result<(bool, bool), ExitCode> {
+    if args.target.base_url.is_none() {
+        // The embedded server always has its second account.
+        return Ok((true, true));
+    }
+    let rt = runtime().map_err(|e| harness(format!("cannot start the async runtime: {e}")))?;
+    let target = target(args, &rt)?;
+    Ok((target.alt_source.is_some(), target.alt_account.is_some()))
 }
 
 /// The target: a URL from the user (with its credentials), or the embedded reference server.

@@ -142,6 +142,8 @@ pub struct TrialReport {
     pub requests: usize,
     /// The longest run of the trial's requests that waited for each other.
     pub chain: usize,
+    /// Creates the trial sent (each makes one key at most).
+    pub keys_created: usize,
     pub violations: Vec<ViolationReport>,
     /// The text shown on the console for a failure or an error.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -444,6 +446,7 @@ fn trial_report(r: &Record, redact: &dyn Fn(&str) -> String) -> TrialReport {
         duration_seconds: r.duration.as_secs_f64(),
         requests: r.requests,
         chain: r.chain,
+        keys_created: r.keys_created,
         violations,
         message: failure_text(&r.outcome).map(|t| redact(&t)),
         skip_reason: match &r.outcome {

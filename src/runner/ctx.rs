@@ -115,6 +115,8 @@ pub struct Ctx {
     /// The longest run of those requests that had to wait for each other (the trial's
     /// floor in round trips; lanes played side by side count once).
     pub chain: usize,
+    /// Creates this trial set out to send (a key each, at most; the plan's figures).
+    pub keys_created: usize,
     created: Vec<String>,
     /// Keys among `created` that never go to the pool (another account's, or made by a
     /// request that should have been refused).
@@ -149,6 +151,7 @@ impl Ctx {
             observations: Vec::new(),
             requests: 0,
             chain: 0,
+            keys_created: 0,
             created: Vec::new(),
             foreign: Vec::new(),
             interruptible: true,
@@ -187,6 +190,7 @@ impl Ctx {
             self.observations.extend(child.observations);
             self.exchanges.extend(child.exchanges);
             self.requests += child.requests;
+            self.keys_created += child.keys_created;
             longest = longest.max(child.chain);
             for id in child.created {
                 if !self.created.contains(&id) {

@@ -88,6 +88,7 @@ async fn trial_task(run: Arc<Run>, spec: Spec, expected: Option<Expected>) -> Re
     record.duration = started.elapsed();
     record.requests = ctx.requests;
     record.chain = ctx.chain;
+    record.keys_created = ctx.keys_created;
     if ctx.replay.is_some() {
         record.replay = ctx.replay;
     }

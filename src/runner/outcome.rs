@@ -26,6 +26,9 @@ pub struct Spec {
     pub replay: Option<Replay>,
     /// A checker of the route matrix: the routes it covers (empty for other trials).
     pub covers: Vec<&'static str>,
+    /// The shared walk this trial is a view of (its requests are sent once, however many of
+    /// its views run; `run --plan` counts them so).
+    pub walk: Option<&'static str>,
 }
 
 /// What `replay` needs to send again exactly what made a trial fail. Trials without it are
@@ -97,6 +100,8 @@ pub struct Record {
     pub requests: usize,
     /// The longest run of those requests that waited for each other.
     pub chain: usize,
+    /// Creates it sent (each makes one key at most).
+    pub keys_created: usize,
     /// What sends again what made the trial fail, when it is data.
     pub replay: Option<Replay>,
     /// Its Updates in the model's terms, when the run traces (`diff`).
@@ -156,6 +161,7 @@ impl Record {
             duration: Duration::ZERO,
             requests: 0,
             chain: 0,
+            keys_created: 0,
             replay: spec.replay.clone(),
             trace: Vec::new(),
             covers: spec.covers.clone(),

@@ -91,6 +91,7 @@ pub fn specs(cases: &[Case]) -> Vec<Spec> {
                 rule: case.rule,
                 level: case.level,
                 covers: Vec::new(),
+                walk: None,
                 replay: Some(Replay::Case {
                     file: format!("{}.json", case.name),
                     contents: case.contents.clone(),

@@ -168,6 +168,7 @@ async fn take_walk(run: Arc<Run>) -> Findings {
     Findings {
         error: walked.and(cleaned).err(),
         requests: ctx.requests,
+        keys_created: ctx.keys_created,
         violations: std::mem::take(&mut ctx.violations),
         observations: std::mem::take(&mut ctx.observations),
     }
@@ -179,6 +180,7 @@ fn list_walk(run: Arc<Run>) -> Pin<Box<dyn Future<Output = Findings> + Send>> {
 
 pub fn specs() -> Vec<Spec> {
     views(
+        "list walk",
         list_walk,
         vec![
             View {

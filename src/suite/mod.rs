@@ -29,6 +29,7 @@ macro_rules! spec {
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
             replay: None,
             covers: Vec::new(),
+            walk: None,
         }
     };
     ($name:literal, $rule:literal, $level:expr, $body:path) => {
@@ -39,6 +40,7 @@ macro_rules! spec {
             body: std::sync::Arc::new(|ctx| Box::pin($body(ctx))),
             replay: None,
             covers: Vec::new(),
+            walk: None,
         }
     };
 }

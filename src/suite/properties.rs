@@ -268,6 +268,8 @@ fn report(played: &Played, seed: u64, first_len: usize) -> String {
 /// What exploring one property found.
 struct Explored {
     requests: usize,
+    /// Creates the extra lanes sent.
+    keys_created: usize,
     /// The most requests that waited for each other (the longest lane, then the shrinking).
     chain: usize,
     steps: usize,
@@ -351,10 +353,10 @@ async fn play_in_lanes(
         helpers.spawn(async move {
             let place = tokio::select! {
                 biased;
-                _ = done.wait_for(|d| *d) => return (0, 0),
+                _ = done.wait_for(|d| *d) => return (0, 0, 0),
                 place = work.run.workers.clone().acquire_owned() => place,
             };
-            let Ok(_place) = place else { return (0, 0) };
+            let Ok(_place) = place else { return (0, 0, 0) };
             let mut ctx = Ctx::for_trial(work.run.clone(), &work.keys.trial);
             let mut chain = 0;
             if let Ok(key) = ctx.fresh_key(START).await {
@@ -364,15 +366,16 @@ async fn play_in_lanes(
                 chain = played;
             }
             let _ = ctx.clean_up().await;
-            // The lane's own requests (its key), and its chain.
-            (ctx.requests, ctx.chain + chain)
+            // The lane's own requests (its key), its chain, and the keys it created.
+            (ctx.requests, ctx.chain + chain, ctx.keys_created)
         });
     }
     let (_, mut longest) = work.lane(keys.key.clone()).await;
-    let mut setup = 0;
+    let (mut setup, mut keys_created) = (0, 0);
     while let Some(lane) = helpers.join_next().await {
-        if let Ok((own, chain)) = lane {
+        if let Ok((own, chain, keys)) = lane {
             setup += own;
+            keys_created += keys;
             longest = longest.max(chain);
         }
     }
@@ -387,6 +390,7 @@ async fn play_in_lanes(
             .map(|r| r.unwrap_or(Err(HarnessError::Interrupted)))
             .collect(),
         setup,
+        keys_created,
         longest,
     }
 }
@@ -397,6 +401,8 @@ struct Lanes {
     outcomes: Vec<Outcome>,
     /// Requests the extra lanes sent for their keys.
     setup: usize,
+    /// Creates the extra lanes sent.
+    keys_created: usize,
     /// The most requests one lane sent one after another.
     longest: usize,
 }
@@ -430,6 +436,7 @@ fn explore(run: Arc<Run>, keys: Keys, profile: Profile) -> Result<Explored, Harn
     ));
     let mut explored = Explored {
         requests: lanes.setup,
+        keys_created: lanes.keys_created,
         chain: lanes.longest,
         steps: 0,
         observations: BTreeSet::new(),
@@ -561,6 +568,7 @@ pub fn replay_spec(name: &str, profile: &str, bodies: &[String]) -> Result<Spec,
         rule,
         level: crate::contract::rules::get(rule).level,
         covers: Vec::new(),
+        walk: None,
         replay: Some(Replay::Sequence {
             profile: profile.name().to_string(),
             bodies: bodies.to_vec(),
@@ -596,6 +604,7 @@ async fn property(ctx: &mut Ctx, profile: Profile) -> Result<(), HarnessError> {
         .await
         .map_err(|e| HarnessError::Setup(format!("the property runner stopped: {e}")))??;
     ctx.requests += explored.requests;
+    ctx.keys_created += explored.keys_created;
     ctx.chain += explored.chain;
     ctx.observations.extend(explored.observations);
     ctx.trace.extend(explored.trace);

@@ -22,6 +22,8 @@ pub struct Findings {
     pub error: Option<HarnessError>,
     /// Requests the walk sent (each view judged all of them).
     pub requests: usize,
+    /// Creates the walk sent.
+    pub keys_created: usize,
     /// What the walk observed (reported by the first view).
     pub observations: Vec<String>,
 }
@@ -36,8 +38,8 @@ pub struct View {
     pub level: Level,
 }
 
-/// The trials of one walk. The first view also reports the findings that no view claims.
-pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
+/// The trials of one walk (`name`: how the plan calls it). The first view also reports the findings that no view claims.
+pub fn views(name: &'static str, walk: Walk, views: Vec<View>) -> Vec<Spec> {
     let cell: Arc<OnceCell<Findings>> = Arc::new(OnceCell::new());
     let claimed: Arc<Vec<(&'static str, Level)>> =
         Arc::new(views.iter().map(|v| (v.rule, v.level)).collect());
@@ -59,6 +61,7 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                         let run = ctx.run.clone();
                         let findings = cell.get_or_init(|| walk(run)).await;
                         ctx.requests += findings.requests;
+                        ctx.keys_created += findings.keys_created;
                         // A walk's requests follow one another.
                         ctx.chain += findings.requests;
                         if i == 0 {
@@ -88,6 +91,7 @@ pub fn views(walk: Walk, views: Vec<View>) -> Vec<Spec> {
                 }),
                 replay: None,
                 covers: Vec::new(),
+                walk: Some(name),
             }
         })
         .collect()

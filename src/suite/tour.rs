@@ -176,6 +176,7 @@ async fn take_tour(run: Arc<Run>) -> Findings {
     let mut tour = Findings {
         error: walked.and(cleaned).err(),
         requests: ctx.requests,
+        keys_created: ctx.keys_created,
         violations: std::mem::take(&mut ctx.violations),
         observations: std::mem::take(&mut ctx.observations),
     };
@@ -281,6 +282,7 @@ pub fn specs() -> Vec<Spec> {
     let view = |name, rule, level| View { name, rule, level };
     use Level::{Must, Should};
     views(
+        "tour",
         tour,
         vec![
             view("responses::s1_bodies_match_the_schemas", "S1", Must),

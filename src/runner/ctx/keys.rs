@@ -160,6 +160,7 @@ impl Ctx {
         slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<(Exchange, Option<Value>), HarnessError> {
         let run = self.run.clone();
+        self.keys_created += 1;
         let mut expect = Expect::new(DocKind::CreateResponse);
         expect.secret_allowed = true;
         if let Some(ledger) = &run.ledger_file {

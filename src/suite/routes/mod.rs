@@ -212,7 +212,22 @@ impl Checker {
     /// Why the run cannot play this checker, if it cannot.
     fn unmet(&self, ctx: &Ctx) -> Option<String> {
         let run = &ctx.run;
-        if self.own_keys && run.shared_key.is_some() {
+        self.unmet_given(
+            run.shared_key.is_some(),
+            run.api.has_alt(),
+            run.alt_account.is_some(),
+        )
+    }
+
+    /// Why a run with this setting cannot play this checker, if it cannot: one key borrowed
+    /// with `--access-key-id`, a second account's token, a second service account.
+    pub fn unmet_given(
+        &self,
+        shared_key: bool,
+        alt_token: bool,
+        alt_account: bool,
+    ) -> Option<String> {
+        if self.own_keys && shared_key {
             return Some(
                 "creates and deletes keys of its own, and the run may only update the key of --access-key-id"
                     .into(),
@@ -220,12 +235,12 @@ impl Checker {
         }
         match self.needs {
             Needs::Nothing => None,
-            Needs::AltToken if run.api.has_alt() && run.alt_account.is_some() => None,
+            Needs::AltToken if alt_token && alt_account => None,
             Needs::AltToken => Some(
                 "needs a second account: its token (--alt-token, --alt-token-command or --alt-service-account-key-file) and its service account (--alt-service-account-id)"
                     .into(),
             ),
-            Needs::AltAccount if run.alt_account.is_some() => None,
+            Needs::AltAccount if alt_account => None,
             Needs::AltAccount => Some(
                 "needs a second service account whose keys the run may create (--alt-service-account-id)"
                     .into(),
@@ -266,6 +281,7 @@ pub fn specs() -> Vec<Spec> {
             body: Arc::new(move |ctx| Box::pin(play_checker(ctx, checker))),
             replay: None,
             covers: checker.routes().iter().map(|r| r.name).collect(),
+            walk: None,
         })
         .collect()
 }
