@@ -17,3 +17,17 @@ fn the_default_run_passes_against_the_embedded_server() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The reference server's other behaviour: operations that finish only after being read.
+/// (Its code of polling and finishing is reached only here.)
+#[test]
+fn the_default_run_passes_against_the_embedded_server_in_async_mode() {
+    let out = common::harness(&["run", "-q", "--seed", "1", "--reference-mode", "async"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
