@@ -383,6 +383,7 @@ fault_tests! {
     l2_list_ignores_account: ListIgnoresAccount => ["list::l2_only_the_account_asked_for", "list::l1_walks_show_each_key_once"];
     l3_list_ignores_page_size: ListIgnoresPageSize => ["list::l3_pages_within_page_size"];
     x1_secret_in_get: SecretInGet => ["security::x1_no_secret_no_undocumented_field"];
+    x1_typed_plain_keys: TypedPlainKeys => ["security::x1_no_secret_no_undocumented_field"];
     a1_auth_only_on_mutations: AuthOnlyOnMutations => ["routes::e2_no_or_unknown_token_refused", "routes::a1_near_miss_credentials_refused"];
     a1_token_prefix_match: TokenPrefixMatch => ["routes::a1_near_miss_credentials_refused"];
     a2_ownership_checked_on_keys_only: OwnershipCheckedOnKeysOnly => ["routes::a2_other_accounts_token_refused"];

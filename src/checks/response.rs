@@ -180,6 +180,41 @@ pub fn keys_belong_to(json: &Value, account: &str) -> Vec<Violation> {
     found
 }
 
+/// X1: `"@type"` names the message inside a `google.protobuf.Any`; an AccessKey that is the
+/// answer itself (Get), a member of one (Create's `accessKey`) or a List item is no Any and
+/// carries no such member. Only an operation's `response` and `metadata` may.
+pub fn no_type_outside_an_any(kind: DocKind, json: &Value) -> Vec<Violation> {
+    let keys: Vec<(String, &Value)> = match kind {
+        DocKind::AccessKey => vec![(String::new(), json)],
+        DocKind::CreateResponse => json
+            .get("accessKey")
+            .map(|k| vec![("/accessKey".to_string(), k)])
+            .unwrap_or_default(),
+        DocKind::ListResponse => json
+            .get("accessKeys")
+            .and_then(Value::as_array)
+            .map(|keys| {
+                keys.iter()
+                    .enumerate()
+                    .map(|(i, k)| (format!("/accessKeys/{i}"), k))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    keys.into_iter()
+        .filter_map(|(at, key)| {
+            let marked = key.get("@type")?;
+            Some(
+                Violation::new("X1", "an AccessKey outside an Any carries \"@type\"")
+                    .at(format!("{at}/@type"))
+                    .received(marked.to_string())
+                    .expected("the documented AccessKey fields only (\"@type\" belongs to an Any)"),
+            )
+        })
+        .collect()
+}
+
 /// Runs every universal check on one exchange.
 pub fn check_response(exchange: &Exchange, expect: &Expect, judge: &Judge<'_>) -> Vec<Violation> {
     let (schemas, secrets) = (judge.schemas, judge.secrets);
@@ -247,6 +282,7 @@ pub fn check_response(exchange: &Exchange, expect: &Expect, judge: &Judge<'_>) -
         found.extend(error_is_a_status(status, json, schemas));
     } else if exchange.is_success() {
         found.extend(schema_violations(schemas, expect.kind, json));
+        found.extend(no_type_outside_an_any(expect.kind, json));
         found.extend(timestamps::timestamps_are_valid(json));
         found.extend(operation_rules(expect, json));
         let answer = clock::Answer {
@@ -355,6 +391,7 @@ fn operation_rules(expect: &Expect, json: &Value) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn answer(body: &str) -> Exchange {
         Exchange {
@@ -423,5 +460,23 @@ mod tests {
             let found = judged(&answer(body), &expect, &secrets);
             assert!(found.iter().any(|v| v.rule == "X1"), "{body}: {found:?}");
         }
+    }
+
+    #[test]
+    fn type_marks_only_keys_inside_an_any() {
+        let marked = json!({"@type": "type.googleapis.com/yandex.cloud.iam.v1.awscompatibility.AccessKey", "id": "a"});
+        let plain = json!({"id": "a"});
+        assert_eq!(no_type_outside_an_any(DocKind::AccessKey, &marked).len(), 1);
+        assert!(no_type_outside_an_any(DocKind::AccessKey, &plain).is_empty());
+        let created = json!({"accessKey": marked, "secret": "s"});
+        let found = no_type_outside_an_any(DocKind::CreateResponse, &created);
+        assert_eq!(found[0].pointer.as_deref(), Some("/accessKey/@type"));
+        let listed = json!({"accessKeys": [plain, marked]});
+        let found = no_type_outside_an_any(DocKind::ListResponse, &listed);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pointer.as_deref(), Some("/accessKeys/1/@type"));
+        // An operation's response is an Any: its "@type" is expected.
+        let op = json!({"id": "op", "done": true, "response": marked});
+        assert!(no_type_outside_an_any(DocKind::UpdateOperation, &op).is_empty());
     }
 }

@@ -99,6 +99,9 @@ pub enum Fault {
     ListIgnoresPageSize,
     /// X1: Get returns the key's secret.
     SecretInGet,
+    /// X1: plain AccessKeys (Get's answer, Create's `accessKey`, List items) carry the
+    /// `"@type"` that belongs only to a key inside an operation's `response` (an Any).
+    TypedPlainKeys,
     /// A1 (and E2): GET routes are served without looking at the token (auth middleware
     /// mounted on the mutating methods only).
     AuthOnlyOnMutations,
@@ -163,7 +166,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 65] = [
+    pub const ALL: [Fault; 66] = [
         Fault::CreatedByNumber,
         Fault::TimestampSpaceSeparator,
         Fault::TimestampInvalidDate,
@@ -208,6 +211,7 @@ impl Fault {
         Fault::ListIgnoresAccount,
         Fault::ListIgnoresPageSize,
         Fault::SecretInGet,
+        Fault::TypedPlainKeys,
         Fault::AuthOnlyOnMutations,
         Fault::TokenPrefixMatch,
         Fault::OwnershipCheckedOnKeysOnly,
@@ -278,6 +282,7 @@ impl Fault {
             ListIgnoresAccount => &["L2", "A3"],
             ListIgnoresPageSize => &["L3"],
             SecretInGet => &["X1"],
+            TypedPlainKeys => &["X1"],
             TokenPrefixMatch => &["A1"],
             OwnershipCheckedOnKeysOnly => &["A2"],
             ListFilterLostOnNextPage | AccountFilterUsesLike => &["A3"],

@@ -501,7 +501,13 @@ impl Render<'_> {
 
     pub fn key(&self, key: &Key, embedded: bool) -> Value {
         let mut m = Map::new();
-        if embedded && !self.sample() {
+        // An Any's "@type" (the live sample omits it); a plain key has none unless a fault adds it.
+        let typed = if embedded {
+            !self.sample()
+        } else {
+            self.options.has(Fault::TypedPlainKeys)
+        };
+        if typed {
             m.insert("@type".into(), json!(format!("{TYPE_PREFIX}{ACCESS_KEY}")));
         }
         m.insert("id".into(), json!(key.id));
